@@ -1,0 +1,165 @@
+// Package authtest is the conformance suite every sandboxauth adapter runs:
+// the same cases of SPEC §1.2-1.4 and §4, over real HTTP, against the
+// handler an adapter builds. An adapter's test calls Run with a Factory.
+package authtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// Routes a Factory must mount, all GET:
+const (
+	// PathProtected is behind the mandatory middleware.
+	PathProtected = "/protected"
+	// PathOptional is behind the middleware with credentials optional.
+	PathOptional = "/optional"
+	// PathSandboxPattern is behind the mandatory middleware and the route
+	// binding on the parameter "sandbox_id". Written here in net/http syntax;
+	// a router uses its own (":sandbox_id" in gin and echo).
+	PathSandboxPattern = "/api/v1/sandboxes/{sandbox_id}/settings/secrets"
+)
+
+// SandboxPath is PathSandboxPattern with the id filled in.
+func SandboxPath(id string) string { return "/api/v1/sandboxes/" + id + "/settings/secrets" }
+
+// Factory builds the handler under test: the adapter's middleware built with
+// v, mounted on the three routes above (PathProtected, PathOptional with
+// credentials optional, PathSandboxPattern with route binding on
+// "sandbox_id"), each ending in endpoint. It fails t if it cannot.
+type Factory func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler
+
+// StoreWrapper decorates the suite's store, e.g. with a cache, so the suite
+// can prove the decoration changes no answer. It may register cleanups on t.
+type StoreWrapper func(t testing.TB, s core.Store) core.Store
+
+// Option configures Run.
+type Option func(*suite)
+
+// WithStoreWrapper runs every case with the store decorated by w.
+func WithStoreWrapper(w StoreWrapper) Option { return func(s *suite) { s.wrap = w } }
+
+// The fixture's sandboxes, by key. Every key is long enough that finding it
+// in a log line cannot be a coincidence.
+const (
+	KeyRunning          = "sk-running-0123456789abcdefghijklmnopqrstuvwxyz"
+	KeyOwnerless        = "sk-ownerless-0123456789abcdefghijklmnopqrstuvwxyz"
+	KeyOwnerlessPaused  = "sk-ownerless-paused-0123456789abcdefghijklmnopqrs"
+	KeyUnknown          = "sk-unknown-0123456789abcdefghijklmnopqrstuvwxyz"
+	SandboxRunning      = "sb-running"
+	SandboxOwnerless    = "sb-ownerless"
+	SandboxOwnerlessOff = "sb-ownerless-paused"
+	Owner               = "user-1"
+)
+
+// KeyFor returns the fixture key of the owned sandbox "sb-<status>".
+func KeyFor(s core.Status) string {
+	if s == core.StatusRunning {
+		return KeyRunning
+	}
+	return "sk-" + string(s) + "-0123456789abcdefghijklmnopqrstuvwxyz"
+}
+
+func sandboxFor(s core.Status) string {
+	if s == core.StatusRunning {
+		return SandboxRunning
+	}
+	return "sb-" + string(s)
+}
+
+func allKeys() []string {
+	keys := []string{KeyOwnerless, KeyOwnerlessPaused, KeyUnknown}
+	for _, s := range core.Statuses() {
+		keys = append(keys, KeyFor(s))
+	}
+	return keys
+}
+
+// newFixtureStore returns a MemStore holding the fixture.
+func newFixtureStore(t testing.TB) *core.MemStore {
+	m := core.NewMemStore()
+	put := func(key string, info core.SandboxInfo) {
+		info.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		info.SandboxSpecID = "spec-1"
+		info.ExposedURLs = []core.ExposedURL{{Name: "AGENT_SERVER", URL: "http://127.0.0.1:9", Port: 9}}
+		if err := m.Put(key, info); err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
+	}
+	for _, s := range core.Statuses() {
+		put(KeyFor(s), core.SandboxInfo{ID: sandboxFor(s), CreatedByUserID: Owner, Status: s})
+	}
+	put(KeyOwnerless, core.SandboxInfo{ID: SandboxOwnerless, Status: core.StatusRunning})
+	put(KeyOwnerlessPaused, core.SandboxInfo{ID: SandboxOwnerlessOff, Status: core.StatusPaused})
+	return m
+}
+
+// probeStore counts lookups and can be switched to fail, block or panic.
+type probeStore struct {
+	inner    core.Store
+	calls    atomic.Int64
+	mode     atomic.Int32 // one of probe*
+	sawDone  chan struct{}
+	doneOnce sync.Once
+}
+
+const (
+	probeOK int32 = iota
+	probeFail
+	probeBlock
+	probePanic
+)
+
+// errBackend is the store failure the suite injects. Its text names no key.
+var errBackend = errors.New("connection refused (injected by authtest)")
+
+func (p *probeStore) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
+	p.calls.Add(1)
+	switch p.mode.Load() {
+	case probeFail:
+		return nil, errBackend
+	case probeBlock:
+		<-ctx.Done()
+		p.doneOnce.Do(func() { close(p.sawDone) })
+		return nil, ctx.Err()
+	case probePanic:
+		panic(fmt.Sprintf("injected panic while looking up %s", key))
+	}
+	return p.inner.LookupSandbox(ctx, key)
+}
+
+// SandboxStatus passes through, so a cache can recheck stale entries.
+func (p *probeStore) SandboxStatus(ctx context.Context, id string) (core.Status, error) {
+	p.calls.Add(1)
+	if p.mode.Load() != probeOK {
+		return "", errBackend
+	}
+	return p.inner.(core.StatusStore).SandboxStatus(ctx, id)
+}
+
+// logBuffer is a concurrency-safe sink for slog.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

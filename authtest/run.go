@@ -1,0 +1,281 @@
+package authtest
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// Run runs every conformance case against the handlers factory builds. Each
+// case gets its own store, validator and httptest.Server, and runs in
+// parallel with the others.
+func Run(t *testing.T, factory Factory, opts ...Option) {
+	t.Helper()
+	if factory == nil {
+		t.Fatal("authtest.Run: nil factory")
+	}
+	s := &suite{factory: factory}
+	for _, o := range opts {
+		o(s)
+	}
+	for _, c := range cases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, s)
+		})
+	}
+}
+
+type testCase struct {
+	name string
+	run  func(t *testing.T, s *suite)
+}
+
+func cases() []testCase {
+	cs := []testCase{
+		{"header/missing", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected), core.ErrMissingKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/empty", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, ""), core.ErrMissingKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/query-cookie-form-ignored", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+PathProtected+"?X-Session-API-Key="+KeyRunning+"&session_api_key="+KeyRunning, nil)
+			req.AddCookie(&http.Cookie{Name: core.HeaderName, Value: KeyRunning})
+			req.Header.Set("Authorization", "Bearer "+KeyRunning)
+			e.expectRejected(e.do(req), core.ErrMissingKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/duplicate", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, KeyRunning, KeyRunning), core.ErrMalformedKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/duplicate-one-empty", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, "", KeyRunning), core.ErrMalformedKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/oversized", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, strings.Repeat("k", core.DefaultMaxKeyLength+1)), core.ErrMalformedKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/at-size-bound-is-looked-up", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, strings.Repeat("k", core.DefaultMaxKeyLength)), core.ErrInvalidKey)
+			e.expectStoreCalls(1)
+		}},
+		{"header/control-character-tab", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, "sk-with\ttab"), core.ErrMalformedKey)
+			e.expectStoreCalls(0)
+		}},
+		{"header/control-character-raw", func(t *testing.T, s *suite) {
+			// net/http's client refuses to send these; a hostile client does
+			// not. Go's server may refuse them itself (400); either way the
+			// store and the endpoint are never reached.
+			e := s.newEnv(t)
+			for _, bad := range []string{"sk-\x01-x", "sk-\x7f-x", "sk-\x1b[31m"} {
+				code := e.rawRequest("GET " + PathProtected + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + core.HeaderName + ": " + bad + "\r\n\r\n")
+				if code != http.StatusBadRequest && code != http.StatusUnauthorized {
+					t.Errorf("control character %q: status %d, want 400 or 401", bad, code)
+				}
+			}
+			e.expectStoreCalls(0)
+			if e.calls.Load() != 0 {
+				t.Error("endpoint ran")
+			}
+		}},
+		{"key/unknown", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, KeyUnknown), core.ErrInvalidKey)
+			e.expectStoreCalls(1)
+		}},
+		{"key/case-sensitive", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, strings.ToUpper(KeyRunning)), core.ErrInvalidKey)
+		}},
+		{"key/prefix-is-not-a-match", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, KeyRunning[:len(KeyRunning)-1]), core.ErrInvalidKey)
+		}},
+		{"key/running-accepted-in-context", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			b := e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+			if b.Owner != Owner {
+				t.Errorf("owner = %q, want %q", b.Owner, Owner)
+			}
+			if e.calls.Load() != 1 {
+				t.Errorf("endpoint ran %d times, want 1", e.calls.Load())
+			}
+			e.expectOneResponse()
+			// The endpoint scribbled on its record; the next request must not see it.
+			b = e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+			if b.Owner != Owner {
+				t.Errorf("second request saw owner %q: a handler's mutation leaked", b.Owner)
+			}
+			if info := e.lastSeen.Load(); info == nil || len(info.ExposedURLs) != 1 {
+				t.Fatalf("record lost its exposed URLs: %+v", info)
+			}
+			if got, _ := e.mem.LookupSandbox(context.Background(), KeyRunning); got.ExposedURLs[0].URL != "http://127.0.0.1:9" {
+				t.Errorf("a handler's mutation reached the store: %+v", got.ExposedURLs)
+			}
+		}},
+		{"policy/ownerless-running-oss-accepted", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectAccepted(e.get(PathProtected, KeyOwnerless), SandboxOwnerless)
+		}},
+		{"policy/ownerless-running-saas-rejected", func(t *testing.T, s *suite) {
+			e := s.newEnv(t, core.WithMode(core.ModeSaaS))
+			e.expectRejected(e.get(PathProtected, KeyOwnerless), core.ErrNoUser)
+			recs := e.logRecords("Sandbox had no user specified")
+			if len(recs) != 1 || recs[0]["level"] != "ERROR" || recs[0]["sandbox_id"] != SandboxOwnerless {
+				t.Errorf("want one ERROR log with sandbox_id, got %v\n%s", recs, e.logs)
+			}
+		}},
+		{"policy/owned-running-saas-accepted", func(t *testing.T, s *suite) {
+			e := s.newEnv(t, core.WithMode(core.ModeSaaS))
+			e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+		}},
+	}
+	for _, mode := range []core.Mode{core.ModeOSS, core.ModeSaaS} {
+		cs = append(cs, testCase{"policy/ownerless-paused-" + string(mode) + "-not-running", func(t *testing.T, s *suite) {
+			e := s.newEnv(t, core.WithMode(mode))
+			e.expectRejected(e.get(PathProtected, KeyOwnerlessPaused), core.ErrNotRunning)
+			if len(e.logRecords("Sandbox had no user specified")) != 0 {
+				t.Error("the owner rule ran before the status rule")
+			}
+		}})
+	}
+	for _, st := range core.Statuses() {
+		if st == core.StatusRunning {
+			continue
+		}
+		cs = append(cs, testCase{"policy/status-" + string(st) + "-rejected", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathProtected, KeyFor(st)), core.ErrNotRunning)
+			recs := e.logRecords("Session key rejected for non-running sandbox")
+			if len(recs) != 1 || recs[0]["level"] != "WARN" || recs[0]["sandbox_id"] != sandboxFor(st) || recs[0]["status"] != string(st) {
+				t.Errorf("want one WARN log with sandbox_id and status, got %v\n%s", recs, e.logs)
+			}
+		}})
+	}
+	cs = append(cs,
+		testCase{"policy/paused-after-accept", func(t *testing.T, s *suite) {
+			// Without a cache the pause is seen at once; a cache must at
+			// least see it after its TTL, which package cache tests.
+			e := s.newEnv(t)
+			e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+			if err := e.mem.SetStatus(SandboxRunning, core.StatusPaused); err != nil {
+				t.Fatal(err)
+			}
+			if s.wrap == nil {
+				e.calls.Store(0)
+				e.headers.Store(0)
+				e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrNotRunning)
+			}
+		}},
+		testCase{"store/error-is-503", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.probe.mode.Store(probeFail)
+			e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrUnavailable)
+			if recs := e.logRecords("Session key lookup failed"); len(recs) != 1 || recs[0]["level"] != "ERROR" {
+				t.Errorf("want one ERROR log for the store failure, got %v", recs)
+			}
+		}},
+		testCase{"store/panic-is-503", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.probe.mode.Store(probePanic)
+			e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrUnavailable)
+			e.probe.mode.Store(probeOK)
+			e.calls.Store(0)
+			e.headers.Store(0)
+			e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+		}},
+		testCase{"store/timeout-is-503", func(t *testing.T, s *suite) {
+			e := s.newEnv(t, core.WithLookupTimeout(50*time.Millisecond))
+			e.probe.mode.Store(probeBlock)
+			start := time.Now()
+			e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrUnavailable)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("timeout of 50ms answered after %v", d)
+			}
+		}},
+		testCase{"store/cancelled-request-stops-lookup", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.probe.mode.Store(probeBlock)
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+PathProtected, nil)
+			req.Header.Set(core.HeaderName, KeyRunning)
+			go func() {
+				for e.probe.calls.Load() == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				cancel()
+			}()
+			if resp, err := e.srv.Client().Do(req); err == nil {
+				resp.Body.Close()
+				t.Errorf("request finished with %d while its lookup was blocked", resp.StatusCode)
+			}
+			select {
+			case <-e.probe.sawDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the store lookup did not see the request's cancellation")
+			}
+			if e.calls.Load() != 0 {
+				t.Error("endpoint ran")
+			}
+		}},
+		testCase{"optional/absent-passes-without-sandbox", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			r := e.get(PathOptional)
+			if r.status != http.StatusOK || !strings.Contains(r.body, `"authenticated":false`) {
+				t.Errorf("got %d %q, want 200 without a sandbox", r.status, r.body)
+			}
+			e.expectStoreCalls(0)
+		}},
+		testCase{"optional/empty-rejected", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathOptional, ""), core.ErrMissingKey)
+		}},
+		testCase{"optional/invalid-rejected", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathOptional, KeyUnknown), core.ErrInvalidKey)
+		}},
+		testCase{"optional/paused-rejected", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(PathOptional, KeyFor(core.StatusPaused)), core.ErrNotRunning)
+		}},
+		testCase{"optional/valid-accepted", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectAccepted(e.get(PathOptional, KeyRunning), SandboxRunning)
+		}},
+		testCase{"route/matching-sandbox-accepted", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectAccepted(e.get(SandboxPath(SandboxRunning), KeyRunning), SandboxRunning)
+		}},
+		testCase{"route/other-sandbox-403", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(SandboxPath(SandboxOwnerless), KeyRunning), core.ErrSandboxMismatch)
+		}},
+		testCase{"route/missing-key-401-not-403", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(SandboxPath(SandboxRunning)), core.ErrMissingKey)
+		}},
+		testCase{"route/paused-sandbox-401-before-403", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectRejected(e.get(SandboxPath(SandboxRunning), KeyFor(core.StatusPaused)), core.ErrNotRunning)
+		}},
+	)
+	return cs
+}

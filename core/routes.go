@@ -1,0 +1,49 @@
+package core
+
+// The route-level checks of SPEC §1.4. They take the sandbox an adapter put
+// in the request context (nil when there is none) and return nil or an *Error
+// to answer through the same table as every other rejection.
+
+// CheckSandboxID enforces that the key belongs to the sandbox named by the
+// route (for /api/v1/sandboxes/{sandbox_id}/...): a mismatch is 403
+// "Session API key does not match sandbox". Without a sandbox it is 401
+// "X-Session-API-Key header is required".
+func CheckSandboxID(info *SandboxInfo, routeSandboxID string) error {
+	if info == nil {
+		return ErrMissingKey
+	}
+	if routeSandboxID == "" || info.ID != routeSandboxID {
+		return &Error{Code: CodeSandboxMismatch, SandboxID: info.ID}
+	}
+	return nil
+}
+
+// RequireOwner returns the sandbox's owner for routes that act on the
+// owner's behalf (secrets): no owner is 401 "Sandbox has no associated user".
+func RequireOwner(info *SandboxInfo) (string, error) {
+	if info == nil {
+		return "", ErrMissingKey
+	}
+	if !info.HasOwner() {
+		return "", &Error{Code: CodeOwnerRequired, SandboxID: info.ID}
+	}
+	return info.CreatedByUserID, nil
+}
+
+// CheckCaller is the dual-auth rule: a request authenticated both as a user
+// (callerID, from the application's own login) and by a session key. No
+// caller is 401 "Cannot determine authenticated user"; a sandbox owned by
+// someone else is 403 "Session API key does not belong to the authenticated
+// user".
+func CheckCaller(info *SandboxInfo, callerID string) error {
+	if info == nil {
+		return ErrMissingKey
+	}
+	if callerID == "" {
+		return &Error{Code: CodeUnknownCaller, SandboxID: info.ID}
+	}
+	if info.CreatedByUserID != callerID {
+		return &Error{Code: CodeOwnerMismatch, SandboxID: info.ID}
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+module github.com/sandboxauth/sandboxauth
+
+go 1.24

@@ -1,0 +1,128 @@
+// Package stdlib is the net/http adapter of sandboxauth: a plain
+// func(http.Handler) http.Handler middleware that authenticates the
+// X-Session-API-Key header with a core.Validator and stores the accepted
+// sandbox in the request's context.
+package stdlib
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// ErrorHandler answers a rejected request. It must write a response; the
+// default is core.WriteError, which renders the shared error table.
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+// Option configures the middleware.
+type Option func(*config) error
+
+type config struct {
+	optional bool
+	skipper  func(*http.Request) bool
+	onError  ErrorHandler
+}
+
+// WithCredentialsOptional lets a request WITHOUT the header through with no
+// sandbox in its context. A present header (even empty) is still validated
+// and rejected when bad. Default: credentials are required.
+func WithCredentialsOptional() Option {
+	return func(c *config) error { c.optional = true; return nil }
+}
+
+// WithSkipper sets a function that exempts requests from authentication
+// (health checks, say). Skipped requests carry no sandbox. Default: none.
+func WithSkipper(skip func(*http.Request) bool) Option {
+	return func(c *config) error {
+		if skip == nil {
+			return errors.New("sandboxauth/stdlib: nil skipper")
+		}
+		c.skipper = skip
+		return nil
+	}
+}
+
+// WithErrorHandler replaces core.WriteError as the answer to rejections.
+func WithErrorHandler(h ErrorHandler) Option {
+	return func(c *config) error {
+		if h == nil {
+			return errors.New("sandboxauth/stdlib: nil error handler")
+		}
+		c.onError = h
+		return nil
+	}
+}
+
+func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) { core.WriteError(w, err) }
+
+func newConfig(opts []Option) (config, error) {
+	c := config{onError: defaultErrorHandler}
+	for _, o := range opts {
+		if o == nil {
+			return c, errors.New("sandboxauth/stdlib: nil option")
+		}
+		if err := o(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Middleware returns the authentication middleware. A rejected request is
+// answered through the error handler and never reaches next.
+func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Handler, error) {
+	if v == nil {
+		return nil, errors.New("sandboxauth/stdlib: nil validator")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c.skipper != nil && c.skipper(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx, ok, err := v.Authenticate(r.Context(), r.Header, c.optional)
+			if err != nil {
+				c.onError(w, r, err)
+				return
+			}
+			if ok {
+				r = r.WithContext(ctx)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+// MatchPathValue returns a middleware, mounted after Middleware on routes
+// such as /api/v1/sandboxes/{sandbox_id}/..., that answers 403 "Session API
+// key does not match sandbox" unless the accepted sandbox is the one named by
+// the path wildcard name (read with r.PathValue, Go 1.22 patterns).
+func MatchPathValue(name string, opts ...Option) (func(http.Handler) http.Handler, error) {
+	if name == "" {
+		return nil, errors.New("sandboxauth/stdlib: empty path wildcard name")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			info, _ := core.SandboxFromContext(r.Context())
+			if err := core.CheckSandboxID(info, r.PathValue(name)); err != nil {
+				c.onError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}, nil
+}
+
+// Sandbox returns the sandbox the middleware accepted for r.
+func Sandbox(r *http.Request) (*core.SandboxInfo, bool) {
+	return core.SandboxFromContext(r.Context())
+}

@@ -1,0 +1,116 @@
+package stdlib_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/sandboxauth/sandboxauth/authtest"
+	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/stdlib"
+)
+
+// factory mounts the stdlib adapter on a Go 1.22 ServeMux.
+func factory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+	auth, err := stdlib.Middleware(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	optional, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind, err := stdlib.MatchPathValue("sandbox_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+authtest.PathProtected, auth(endpoint))
+	mux.Handle("GET "+authtest.PathOptional, optional(endpoint))
+	mux.Handle("GET "+authtest.PathSandboxPattern, auth(bind(endpoint)))
+	return mux
+}
+
+func TestConformance(t *testing.T) { authtest.Run(t, factory) }
+
+func newValidator(t *testing.T) *core.Validator {
+	t.Helper()
+	m := core.NewMemStore()
+	if err := m.Put("k1", core.SandboxInfo{ID: "sb1", Status: core.StatusRunning, CreatedByUserID: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := core.New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestConstructorsValidate(t *testing.T) {
+	v := newValidator(t)
+	if _, err := stdlib.Middleware(nil); err == nil {
+		t.Error("nil validator accepted")
+	}
+	for name, opt := range map[string]stdlib.Option{
+		"nil option":        nil,
+		"nil skipper":       stdlib.WithSkipper(nil),
+		"nil error handler": stdlib.WithErrorHandler(nil),
+	} {
+		if _, err := stdlib.Middleware(v, opt); err == nil {
+			t.Errorf("%s accepted by Middleware", name)
+		}
+		if _, err := stdlib.MatchPathValue("id", opt); err == nil {
+			t.Errorf("%s accepted by MatchPathValue", name)
+		}
+	}
+	if _, err := stdlib.MatchPathValue(""); err == nil {
+		t.Error("empty wildcard name accepted")
+	}
+}
+
+func TestSkipperBypassesAuthWithoutSandbox(t *testing.T) {
+	mw, err := stdlib.Middleware(newValidator(t), stdlib.WithSkipper(func(r *http.Request) bool { return r.URL.Path == "/healthz" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawSandbox bool
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, sawSandbox = stdlib.Sandbox(r) }))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusOK || sawSandbox {
+		t.Errorf("skipped route: %d, sandbox %v; want 200 without sandbox", rec.Code, sawSandbox)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/other", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("unskipped route without key: %d, want 401", rec.Code)
+	}
+}
+
+func TestErrorHandlerReceivesTypedError(t *testing.T) {
+	var got error
+	mw, err := stdlib.Middleware(newValidator(t), stdlib.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set(core.HeaderName, "nope")
+	mw(http.NotFoundHandler()).ServeHTTP(rec, req)
+	if rec.Code != http.StatusTeapot {
+		t.Errorf("status %d, want the custom handler's 418", rec.Code)
+	}
+	if !core.IsCode(got, core.CodeInvalidKey) {
+		t.Errorf("error handler got %v, want an invalid-key *core.Error", got)
+	}
+}
+
+func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
+	if info, ok := stdlib.Sandbox(httptest.NewRequest(http.MethodGet, "/", nil)); ok || info != nil {
+		t.Errorf("Sandbox on a bare request = %v, %v; want nil, false", info, ok)
+	}
+}
