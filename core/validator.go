@@ -187,6 +187,26 @@ func (v *Validator) Validate(ctx context.Context, key string) (*SandboxInfo, err
 	return info.Clone(), nil
 }
 
+// ValidateInto is Validate that copies the accepted sandbox into dst instead
+// of allocating a new record, reusing dst's ExposedURLs storage. On a cache
+// hit it allocates nothing. On error dst is left unchanged.
+func (v *Validator) ValidateInto(ctx context.Context, key string, dst *SandboxInfo) error {
+	if dst == nil {
+		return errors.New("sandboxauth: nil destination")
+	}
+	if err := v.checkKey(key); err != nil {
+		return err
+	}
+	info, err := v.validate(ctx, key)
+	if err != nil {
+		return err
+	}
+	urls := append(dst.ExposedURLs[:0], info.ExposedURLs...)
+	*dst = *info
+	dst.ExposedURLs = urls
+	return nil
+}
+
 // validate looks the key up and runs the policy. The returned record may be
 // shared with a MemoryStore: callers copy it before handing it out.
 func (v *Validator) validate(ctx context.Context, key string) (*SandboxInfo, error) {

@@ -1,0 +1,2 @@
+// Package chiauth is the sandboxauth adapter (in progress).
+package chiauth

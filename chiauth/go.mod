@@ -1,0 +1,7 @@
+module github.com/sandboxauth/sandboxauth/chiauth
+
+go 1.24
+
+require github.com/sandboxauth/sandboxauth v0.0.0
+
+replace github.com/sandboxauth/sandboxauth => ../

@@ -1,0 +1,2 @@
+// Package echoauth is the sandboxauth adapter (in progress).
+package echoauth

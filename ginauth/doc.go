@@ -1,0 +1,2 @@
+// Package ginauth is the sandboxauth adapter (in progress).
+package ginauth

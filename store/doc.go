@@ -1,0 +1,2 @@
+// Package store is the database/sql store of sandboxauth (in progress).
+package store
