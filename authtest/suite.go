@@ -257,4 +257,3 @@ func (e *env) rawRequest(raw string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
 }
-
