@@ -4,4 +4,6 @@ go 1.24
 
 require github.com/sandboxauth/sandboxauth v0.0.0
 
+require github.com/go-chi/chi/v5 v5.0.0
+
 replace github.com/sandboxauth/sandboxauth => ../
