@@ -1,0 +1,164 @@
+package echoauth
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// Option configures the middleware.
+type Option func(*config) error
+
+type config struct {
+	optional bool
+	skipper  middleware.Skipper
+}
+
+// WithCredentialsOptional lets a request WITHOUT the header through with no
+// sandbox in its context. A present header (even empty) is still validated
+// and rejected when bad. Default: credentials are required.
+func WithCredentialsOptional() Option {
+	return func(c *config) error { c.optional = true; return nil }
+}
+
+// WithSkipper sets echo's middleware.Skipper to exempt requests from
+// authentication (health checks, say). Skipped requests carry no sandbox.
+// Default: none.
+func WithSkipper(skip middleware.Skipper) Option {
+	return func(c *config) error {
+		if skip == nil {
+			return errors.New("sandboxauth/echoauth: nil skipper")
+		}
+		c.skipper = skip
+		return nil
+	}
+}
+
+func newConfig(opts []Option) (config, error) {
+	var c config
+	for _, o := range opts {
+		if o == nil {
+			return c, errors.New("sandboxauth/echoauth: nil option")
+		}
+		if err := o(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Middleware returns the authentication middleware. A rejected request
+// never reaches the next handler: the middleware returns an *echo.HTTPError
+// (see the package documentation) for the Echo instance's HTTPErrorHandler.
+func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) {
+	if v == nil {
+		return nil, errors.New("sandboxauth/echoauth: nil validator")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.skipper != nil && c.skipper(ec) {
+				return next(ec)
+			}
+			r := ec.Request()
+			ctx, ok, err := v.Authenticate(r.Context(), r.Header, c.optional)
+			if err != nil {
+				return reject(ec, err)
+			}
+			if ok {
+				ec.SetRequest(r.WithContext(ctx))
+			}
+			return next(ec)
+		}
+	}, nil
+}
+
+// MatchParam returns a middleware, mounted after Middleware on routes such
+// as /api/v1/sandboxes/:sandbox_id/..., that rejects with 403 "Session API
+// key does not match sandbox" unless the accepted sandbox is the one named by
+// the route parameter name (read with c.Param). Mount it where echo has
+// routed the request (e.Use, a group, a route; not e.Pre): without the
+// parameter it refuses every request. Of the options only WithSkipper
+// applies; a sandbox-bound route always needs a sandbox.
+func MatchParam(name string, opts ...Option) (echo.MiddlewareFunc, error) {
+	if name == "" {
+		return nil, errors.New("sandboxauth/echoauth: empty route parameter name")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			if c.skipper != nil && c.skipper(ec) {
+				return next(ec)
+			}
+			info, _ := Sandbox(ec)
+			if err := core.CheckSandboxID(info, ec.Param(name)); err != nil {
+				return reject(ec, err)
+			}
+			return next(ec)
+		}
+	}, nil
+}
+
+// Sandbox returns the sandbox the middleware accepted for this request.
+func Sandbox(c echo.Context) (*core.SandboxInfo, bool) {
+	if c == nil || c.Request() == nil {
+		return nil, false
+	}
+	return core.SandboxFromContext(c.Request().Context())
+}
+
+// reject sets the table's headers other than Content-Type on the response
+// and returns the *echo.HTTPError for err.
+func reject(c echo.Context, err error) error {
+	resp := core.ResponseFor(err)
+	h := make(http.Header, 4)
+	resp.SetHeaders(h)
+	delete(h, "Content-Type")
+	dst := c.Response().Header()
+	for k, vs := range h {
+		dst[k] = vs
+	}
+	return &echo.HTTPError{Code: resp.Status, Message: message(resp), Internal: err}
+}
+
+// message is the Message of a rejection's *echo.HTTPError: it marshals to
+// the table's body (echo's JSON encoder adds the final newline back) and
+// prints as the detail text, so logs of err.Error() stay readable.
+type message core.Response
+
+// MarshalJSON returns the table's body without its final newline.
+func (m message) MarshalJSON() ([]byte, error) { return []byte(strings.TrimSuffix(m.Body, "\n")), nil }
+
+// String returns the detail text.
+func (m message) String() string { return m.Detail }
+
+// ErrorHandler is an echo.HTTPErrorHandler that answers any error carrying a
+// *core.Error (a rejection of this package, or a core check a handler
+// returned) through the core table, byte for byte as the net/http adapter,
+// and passes every other error to echo's DefaultHTTPErrorHandler. Like echo's,
+// it does nothing once the response is committed. Install it with
+// e.HTTPErrorHandler = echoauth.ErrorHandler, or call it from your own.
+func ErrorHandler(err error, c echo.Context) {
+	var ce *core.Error
+	if !errors.As(err, &ce) {
+		if e := c.Echo(); e != nil {
+			e.DefaultHTTPErrorHandler(err, c)
+			return
+		}
+	}
+	if c.Response().Committed {
+		return
+	}
+	core.WriteError(c.Response(), err)
+}
