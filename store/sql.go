@@ -1,0 +1,442 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// Dialect names the SQL database behind a *SQL.
+type Dialect string
+
+// The supported dialects.
+const (
+	DialectSQLite   Dialect = "sqlite"   // modernc.org/sqlite, pure Go, one machine
+	DialectPostgres Dialect = "postgres" // github.com/jackc/pgx/v5 through database/sql
+)
+
+// SQL is the database/sql Backend on SQLite or PostgreSQL. Sandboxes are kept
+// in the table sandboxes with the SHA-256 hex digest of their key (unique
+// index); the key itself is never sent to the database. User secrets are kept
+// in user_secrets. Every write is a single statement, so it is atomic. SQL is
+// safe for concurrent use; close it with Close.
+type SQL struct {
+	db      *sql.DB
+	dialect Dialect
+	q       queries
+}
+
+var _ Backend = (*SQL)(nil)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	maxOpenConns    int
+	maxOpenConnsSet bool
+	busyTimeout     time.Duration
+}
+
+// WithMaxOpenConns bounds the connection pool (n >= 1). Default: database/sql's
+// default (unbounded) for a file database; PostgreSQL users should set it
+// below the server's max_connections.
+func WithMaxOpenConns(n int) Option {
+	return func(c *config) { c.maxOpenConns, c.maxOpenConnsSet = n, true }
+}
+
+// WithBusyTimeout sets how long a SQLite write waits for a competing writer
+// (1ms to 10min). Default 5s. Ignored on PostgreSQL.
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
+
+// IsPostgresURL reports whether dsn selects PostgreSQL (a postgres:// or
+// postgresql:// URL) rather than SQLite.
+func IsPostgresURL(dsn string) bool {
+	l := strings.ToLower(dsn)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// Open connects to the database named by dsn and brings its schema up to
+// date (idempotent; concurrent Opens of one PostgreSQL database serialize on
+// an advisory lock).
+//
+// A postgres:// or postgresql:// URL selects PostgreSQL through pgx. Anything
+// else is a SQLite database: a file path (created if missing) or a file: URI,
+// optionally with modernc.org/sqlite query parameters. Unless the DSN sets
+// them, SQLite connections get WAL journaling, a busy timeout, foreign keys
+// on and immediate transactions. ":memory:" works (one connection, so one
+// database) but does not persist.
+//
+// ctx bounds the connection check and the migration.
+func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
+	cfg := config{busyTimeout: 5 * time.Second}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("sandboxauth/store: nil Option")
+		}
+		o(&cfg)
+	}
+	if cfg.maxOpenConnsSet && cfg.maxOpenConns < 1 {
+		return nil, errors.New("sandboxauth/store: WithMaxOpenConns: n must be >= 1")
+	}
+	if cfg.busyTimeout < time.Millisecond || cfg.busyTimeout > 10*time.Minute {
+		return nil, errors.New("sandboxauth/store: WithBusyTimeout: must be between 1ms and 10min")
+	}
+
+	var (
+		db      *sql.DB
+		dialect Dialect
+	)
+	switch {
+	case dsn == "":
+		return nil, errors.New("sandboxauth/store: empty database DSN")
+	case IsPostgresURL(dsn):
+		pc, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sandboxauth/store: parse PostgreSQL URL: %w", err)
+		}
+		db, dialect = stdlib.OpenDB(*pc), DialectPostgres
+	case !strings.HasPrefix(dsn, "file:") && strings.Contains(dsn, "://"):
+		return nil, errors.New("sandboxauth/store: unsupported database URL scheme (want postgres:// or a SQLite path)")
+	default:
+		sdsn, memory, err := sqliteDSN(dsn, cfg.busyTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if db, err = sql.Open("sqlite", sdsn); err != nil {
+			return nil, fmt.Errorf("sandboxauth/store: open SQLite: %w", err)
+		}
+		dialect = DialectSQLite
+		if memory {
+			// Each connection to :memory: is its own empty database.
+			cfg.maxOpenConns = 1
+			db.SetConnMaxLifetime(0)
+			db.SetConnMaxIdleTime(0)
+		}
+	}
+	if cfg.maxOpenConns > 0 {
+		db.SetMaxOpenConns(cfg.maxOpenConns)
+		db.SetMaxIdleConns(cfg.maxOpenConns)
+	}
+	s := &SQL{db: db, dialect: dialect, q: newQueries(dialect)}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sandboxauth/store: connect to %s: %w", dialect, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN adds this package's defaults to a SQLite DSN, leaving alone any
+// parameter the caller set. It reports whether the database is in memory.
+func sqliteDSN(dsn string, busy time.Duration) (string, bool, error) {
+	path, query, _ := strings.Cut(dsn, "?")
+	if path == "" {
+		return "", false, errors.New("sandboxauth/store: empty SQLite path")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", false, fmt.Errorf("sandboxauth/store: SQLite DSN parameters: %w", err)
+	}
+	memory := path == ":memory:" || path == "file::memory:" || q.Get("mode") == "memory"
+	set := func(k, v string, aliases ...string) {
+		for _, a := range append([]string{k}, aliases...) {
+			if q.Has(a) {
+				return
+			}
+		}
+		for _, p := range q["_pragma"] {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(p)), strings.TrimPrefix(k, "_")) {
+				return
+			}
+		}
+		q.Set(k, v)
+	}
+	set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10), "_timeout")
+	set("_foreign_keys", "1", "_fk")
+	set("_txlock", "immediate")
+	if !memory {
+		set("_journal_mode", "WAL", "_journal")
+		set("_synchronous", "NORMAL", "_sync")
+	}
+	return path + "?" + q.Encode(), memory, nil
+}
+
+// DB returns the underlying pool, for health checks and for queries of your
+// own. Do not close it; call Close.
+func (s *SQL) DB() *sql.DB { return s.db }
+
+// Dialect reports which database s talks to. A server uses it to decide
+// between a PostgreSQL change feed (Listen) and invalidating its cache
+// in-process after its own writes (SQLite is one process).
+func (s *SQL) Dialect() Dialect { return s.dialect }
+
+// Close closes the connection pool.
+func (s *SQL) Close() error { return s.db.Close() }
+
+// queries holds the statements with the dialect's placeholders.
+type queries struct {
+	lookup, status, insert, setStatus, del, rotate string
+	setSecret, listSecrets, getSecret              string
+}
+
+func newQueries(d Dialect) queries {
+	r := func(q string) string { return rebind(d, q) }
+	return queries{
+		lookup:    r(`SELECT id, owner, spec_id, status, status_detail, created_at FROM sandboxes WHERE key_digest = ?`),
+		status:    r(`SELECT status FROM sandboxes WHERE id = ?`),
+		insert:    r(`INSERT INTO sandboxes (id, owner, spec_id, status, status_detail, created_at, key_digest) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		setStatus: r(`UPDATE sandboxes SET status = ?, status_detail = '' WHERE id = ?`),
+		del:       r(`DELETE FROM sandboxes WHERE id = ?`),
+		rotate:    r(`UPDATE sandboxes SET key_digest = ? WHERE id = ?`),
+		setSecret: r(`INSERT INTO user_secrets (user_id, name, value, description, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, description = excluded.description, updated_at = excluded.updated_at`),
+		listSecrets: r(`SELECT name, description FROM user_secrets WHERE user_id = ?`),
+		getSecret:   r(`SELECT value FROM user_secrets WHERE user_id = ? AND name = ?`),
+	}
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, ... (the statements
+// of this package have no ? inside literals).
+func rebind(d Dialect, q string) string {
+	if d != DialectPostgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// timeArg is how a timestamp is sent: PostgreSQL has timestamptz, SQLite
+// keeps RFC 3339 text in UTC (which sorts and compares correctly).
+func (s *SQL) timeArg(t time.Time) any {
+	if s.dialect == DialectPostgres {
+		return t
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// timeScanner reads either representation back.
+type timeScanner struct{ t *time.Time }
+
+func (ts timeScanner) Scan(v any) error {
+	switch v := v.(type) {
+	case time.Time:
+		*ts.t = v.UTC()
+	case string:
+		return ts.parse(v)
+	case []byte:
+		return ts.parse(string(v))
+	default:
+		return fmt.Errorf("sandboxauth/store: cannot read %T as a time", v)
+	}
+	return nil
+}
+
+func (ts timeScanner) parse(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("sandboxauth/store: bad stored time: %w", err)
+	}
+	*ts.t = t.UTC()
+	return nil
+}
+
+func wrap(op string, err error) error {
+	return fmt.Errorf("sandboxauth/store: %s: %w", op, err)
+}
+
+// LookupSandbox implements core.Store. It queries by the SHA-256 hex digest of
+// key (exact match, every user's sandboxes) and returns core.ErrNotFound when
+// no sandbox has it.
+func (s *SQL) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
+	if key == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, core.ErrNotFound
+	}
+	var (
+		info   core.SandboxInfo
+		status string
+	)
+	err := s.db.QueryRowContext(ctx, s.q.lookup, core.DigestHex(key)).Scan(
+		&info.ID, &info.CreatedByUserID, &info.SandboxSpecID, &status, &info.StatusDetail,
+		timeScanner{&info.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap("lookup sandbox", err)
+	}
+	info.Status = core.Status(status)
+	return &info, nil
+}
+
+// SandboxStatus implements core.StatusStore.
+func (s *SQL) SandboxStatus(ctx context.Context, sandboxID string) (core.Status, error) {
+	var status string
+	err := s.db.QueryRowContext(ctx, s.q.status, sandboxID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", core.ErrNotFound
+	}
+	if err != nil {
+		return "", wrap("sandbox status", err)
+	}
+	return core.Status(status), nil
+}
+
+// CreateSandbox implements Backend.
+func (s *SQL) CreateSandbox(ctx context.Context, n NewSandbox) (core.SandboxInfo, string, error) {
+	n, err := n.normalize()
+	if err != nil {
+		return core.SandboxInfo{}, "", err
+	}
+	id, err := newID()
+	if err != nil {
+		return core.SandboxInfo{}, "", err
+	}
+	key, digest, err := newKey()
+	if err != nil {
+		return core.SandboxInfo{}, "", err
+	}
+	info := core.SandboxInfo{
+		ID:              id,
+		CreatedByUserID: n.Owner,
+		SandboxSpecID:   n.SpecID,
+		Status:          n.Status,
+		StatusDetail:    n.StatusDetail,
+		CreatedAt:       now(),
+	}
+	if _, err := s.db.ExecContext(ctx, s.q.insert, info.ID, info.CreatedByUserID, info.SandboxSpecID,
+		string(info.Status), info.StatusDetail, s.timeArg(info.CreatedAt), digest); err != nil {
+		return core.SandboxInfo{}, "", wrap("create sandbox", err)
+	}
+	return info, key, nil
+}
+
+// execOne runs a write that must touch exactly one sandbox row.
+func (s *SQL) execOne(ctx context.Context, op, q string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return core.ErrNotFound
+	}
+	return nil
+}
+
+// SetStatus implements Backend.
+func (s *SQL) SetStatus(ctx context.Context, sandboxID string, status core.Status) error {
+	if err := checkSandboxID(sandboxID); err != nil {
+		return err
+	}
+	if err := checkStatus(status); err != nil {
+		return err
+	}
+	return s.execOne(ctx, "set status", s.q.setStatus, string(status), sandboxID)
+}
+
+// DeleteSandbox implements Backend.
+func (s *SQL) DeleteSandbox(ctx context.Context, sandboxID string) error {
+	if err := checkSandboxID(sandboxID); err != nil {
+		return err
+	}
+	return s.execOne(ctx, "delete sandbox", s.q.del, sandboxID)
+}
+
+// RotateKey implements Backend.
+func (s *SQL) RotateKey(ctx context.Context, sandboxID string) (string, error) {
+	if err := checkSandboxID(sandboxID); err != nil {
+		return "", err
+	}
+	key, digest, err := newKey()
+	if err != nil {
+		return "", err
+	}
+	if err := s.execOne(ctx, "rotate key", s.q.rotate, digest, sandboxID); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// SetSecret implements Backend.
+func (s *SQL) SetSecret(ctx context.Context, user, name, value, description string) error {
+	if err := checkSecret(user, name, value, description); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, s.q.setSecret, user, name, value, description, s.timeArg(now())); err != nil {
+		return wrap("set secret", err)
+	}
+	return nil
+}
+
+// ListSecrets implements Backend. Names are sorted bytewise, whatever the
+// database's collation.
+func (s *SQL) ListSecrets(ctx context.Context, user string) ([]SecretMeta, error) {
+	if err := checkText("user id", user, true, MaxIDLen, true); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.listSecrets, user)
+	if err != nil {
+		return nil, wrap("list secrets", err)
+	}
+	defer rows.Close()
+	out := []SecretMeta{}
+	for rows.Next() {
+		var m SecretMeta
+		if err := rows.Scan(&m.Name, &m.Description); err != nil {
+			return nil, wrap("list secrets", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list secrets", err)
+	}
+	slices.SortFunc(out, func(a, b SecretMeta) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// GetSecret implements Backend.
+func (s *SQL) GetSecret(ctx context.Context, user, name string) (string, error) {
+	if err := checkSecretRef(user, name); err != nil {
+		return "", err
+	}
+	var v string
+	err := s.db.QueryRowContext(ctx, s.q.getSecret, user, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrSecretNotFound
+	}
+	if err != nil {
+		return "", wrap("get secret", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// Backend is everything a sandboxauth server needs from its database: the
+// lookups of core.Store and core.StatusStore that the validator and the cache
+// use, and the administrative writes. *SQL and *Memory implement it, and
+// package storetest checks any implementation against the same suite.
+type Backend interface {
+	core.Store
+	core.StatusStore
+
+	// CreateSandbox stores a new sandbox with a random id and a fresh random
+	// session key and returns both. The key is shown this once: only its
+	// SHA-256 digest is stored.
+	CreateSandbox(ctx context.Context, s NewSandbox) (info core.SandboxInfo, key string, err error)
+	// SetStatus changes a sandbox's status (and clears its status detail).
+	// It returns core.ErrNotFound when there is no such sandbox.
+	SetStatus(ctx context.Context, sandboxID string, status core.Status) error
+	// DeleteSandbox removes a sandbox, so that its key stops resolving.
+	// It returns core.ErrNotFound when there is no such sandbox.
+	DeleteSandbox(ctx context.Context, sandboxID string) error
+	// RotateKey replaces a sandbox's key with a fresh one and returns it; the
+	// old key stops resolving. It returns core.ErrNotFound when there is no
+	// such sandbox.
+	RotateKey(ctx context.Context, sandboxID string) (key string, err error)
+	// SetSecret creates or replaces the secret name of user.
+	SetSecret(ctx context.Context, user, name, value, description string) error
+	// ListSecrets returns the names and descriptions (never the values) of
+	// user's secrets, sorted by name; an empty, non-nil slice when there are
+	// none.
+	ListSecrets(ctx context.Context, user string) ([]SecretMeta, error)
+	// GetSecret returns the value of user's secret name, or ErrSecretNotFound.
+	GetSecret(ctx context.Context, user, name string) (value string, err error)
+}
+
+// NewSandbox describes a sandbox to create.
+type NewSandbox struct {
+	Owner        string      // the creating user's id; "" = no owner
+	SpecID       string      // the sandbox spec (image/template) id; optional
+	Status       core.Status // initial status; "" means core.StatusRunning
+	StatusDetail string      // optional human-readable detail of the status
+}
+
+// SecretMeta is what listing a user's secrets shows: never the value.
+type SecretMeta struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// ErrSecretNotFound is returned by GetSecret when the user has no secret of
+// that name.
+var ErrSecretNotFound = errors.New("sandboxauth/store: secret not found")
+
+// ErrInvalidInput is wrapped by every error that rejects an argument (an empty
+// id or name, an unknown status, an oversized or non-UTF-8 value). Such calls
+// write nothing. A server answers them 400.
+var ErrInvalidInput = errors.New("sandboxauth/store: invalid input")
+
+// KeyBytes is the number of random bytes in a session key. Keys are these
+// bytes from crypto/rand in base64.RawURLEncoding (43 characters).
+const KeyBytes = 32
+
+// Input bounds. They keep every value storable in both databases (and a
+// sandbox id small enough for a NOTIFY payload).
+const (
+	MaxIDLen          = 128      // sandbox ids, owners and user ids, in bytes
+	MaxNameLen        = 255      // secret names and spec ids, in bytes
+	MaxValueLen       = 64 << 10 // secret values, in bytes
+	MaxDescriptionLen = 4 << 10  // secret descriptions and status details, in bytes
+	idBytes           = 16       // random bytes in a generated sandbox id
+	timePrecision     = time.Microsecond
+)
+
+// newKey returns a fresh session key and its SHA-256 hex digest.
+func newKey() (key, digest string, err error) {
+	var b [KeyBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("sandboxauth/store: generate key: %w", err)
+	}
+	key = base64.RawURLEncoding.EncodeToString(b[:])
+	return key, core.DigestHex(key), nil
+}
+
+// newID returns a fresh random sandbox id (32 lowercase hex digits).
+func newID() (string, error) {
+	var b [idBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("sandboxauth/store: generate id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// now is the creation time as both databases keep it: UTC, microseconds.
+func now() time.Time { return time.Now().UTC().Truncate(timePrecision) }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)
+}
+
+// checkText validates a text argument: at most max bytes, valid UTF-8, no NUL
+// (PostgreSQL text cannot hold one) and, when strict, no control characters
+// at all (identifiers end up in URLs and log lines).
+func checkText(what, s string, required bool, max int, strict bool) error {
+	switch {
+	case s == "" && required:
+		return invalid("empty %s", what)
+	case len(s) > max:
+		return invalid("%s longer than %d bytes", what, max)
+	case !utf8.ValidString(s):
+		return invalid("%s is not valid UTF-8", what)
+	case strings.IndexByte(s, 0) >= 0:
+		return invalid("%s contains a NUL byte", what)
+	}
+	if strict {
+		for _, r := range s {
+			if r < 0x20 || r == 0x7f {
+				return invalid("%s contains a control character", what)
+			}
+		}
+	}
+	return nil
+}
+
+func checkSandboxID(id string) error { return checkText("sandbox id", id, true, MaxIDLen, true) }
+
+func checkStatus(s core.Status) error {
+	if !s.Valid() {
+		return invalid("unknown sandbox status %q", truncate(string(s), 32))
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// normalize validates a NewSandbox and fills in its default status.
+func (n NewSandbox) normalize() (NewSandbox, error) {
+	if n.Status == "" {
+		n.Status = core.StatusRunning
+	}
+	if err := checkStatus(n.Status); err != nil {
+		return n, err
+	}
+	if err := checkText("owner", n.Owner, false, MaxIDLen, true); err != nil {
+		return n, err
+	}
+	if err := checkText("spec id", n.SpecID, false, MaxNameLen, true); err != nil {
+		return n, err
+	}
+	if err := checkText("status detail", n.StatusDetail, false, MaxDescriptionLen, false); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+func checkSecretRef(user, name string) error {
+	if err := checkText("user id", user, true, MaxIDLen, true); err != nil {
+		return err
+	}
+	return checkText("secret name", name, true, MaxNameLen, true)
+}
+
+func checkSecret(user, name, value, description string) error {
+	if err := checkSecretRef(user, name); err != nil {
+		return err
+	}
+	if err := checkText("secret value", value, false, MaxValueLen, false); err != nil {
+		return err
+	}
+	return checkText("secret description", description, false, MaxDescriptionLen, false)
+}
+
+// errDuplicate reports a collision of freshly generated random values, which
+// with 128-bit ids and 256-bit keys does not happen; it exists so that such a
+// collision could never overwrite another sandbox.
+var errDuplicate = errors.New("sandboxauth/store: generated id or key collides with an existing one")
