@@ -18,13 +18,13 @@ type ErrorHandler = stdlib.ErrorHandler
 type Option func(*config) error
 
 type config struct {
-	std     []stdlib.Option // what Middleware hands to the net/http adapter
-	onError ErrorHandler
+	std []stdlib.Option // what both constructors hand to the net/http adapter
 }
 
 // WithCredentialsOptional lets a request WITHOUT the header through with no
 // sandbox in its context; a present header (even empty) is still validated.
-// Default: credentials are required. MatchURLParam ignores it.
+// Default: credentials are required. MatchURLParam ignores it (a bound route
+// needs a sandbox).
 func WithCredentialsOptional() Option {
 	return func(c *config) error {
 		c.std = append(c.std, stdlib.WithCredentialsOptional())
@@ -33,7 +33,8 @@ func WithCredentialsOptional() Option {
 }
 
 // WithSkipper exempts the requests for which skip returns true (health
-// checks, say); they carry no sandbox. Default: none. MatchURLParam ignores it.
+// checks, say); they carry no sandbox and MatchURLParam lets them pass too.
+// Default: none.
 func WithSkipper(skip func(*http.Request) bool) Option {
 	return func(c *config) error {
 		if skip == nil {
@@ -50,14 +51,13 @@ func WithErrorHandler(h ErrorHandler) Option {
 		if h == nil {
 			return errors.New("sandboxauth/chiauth: nil error handler")
 		}
-		c.onError = h
 		c.std = append(c.std, stdlib.WithErrorHandler(h))
 		return nil
 	}
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{onError: func(w http.ResponseWriter, _ *http.Request, err error) { core.WriteError(w, err) }}
+	var c config
 	for _, o := range opts {
 		if o == nil {
 			return c, errors.New("sandboxauth/chiauth: nil option")
@@ -97,16 +97,7 @@ func MatchURLParam(name string, opts ...Option) (func(http.Handler) http.Handler
 	if err != nil {
 		return nil, err
 	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			info, _ := core.SandboxFromContext(r.Context())
-			if err := core.CheckSandboxID(info, chi.URLParam(r, name)); err != nil {
-				c.onError(w, r, err)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}, nil
+	return stdlib.MatchSandboxID(func(r *http.Request) string { return chi.URLParam(r, name) }, c.std...)
 }
 
 // Sandbox returns the sandbox the middleware accepted for r, and false when

@@ -101,10 +101,21 @@ func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Hand
 // MatchPathValue returns a middleware, mounted after Middleware on routes
 // such as /api/v1/sandboxes/{sandbox_id}/..., that answers 403 "Session API
 // key does not match sandbox" unless the accepted sandbox is the one named by
-// the path wildcard name (read with r.PathValue, Go 1.22 patterns).
+// the path wildcard name (read with r.PathValue, Go 1.22 patterns), and 401
+// when there is no accepted sandbox. Requests the skipper exempts pass;
+// credentials-optional does not apply (a bound route needs a sandbox).
 func MatchPathValue(name string, opts ...Option) (func(http.Handler) http.Handler, error) {
 	if name == "" {
 		return nil, errors.New("sandboxauth/stdlib: empty path wildcard name")
+	}
+	return MatchSandboxID(func(r *http.Request) string { return r.PathValue(name) }, opts...)
+}
+
+// MatchSandboxID is MatchPathValue for any router: routeID reads the sandbox
+// id from the request the router's own way (chiauth passes chi.URLParam).
+func MatchSandboxID(routeID func(*http.Request) string, opts ...Option) (func(http.Handler) http.Handler, error) {
+	if routeID == nil {
+		return nil, errors.New("sandboxauth/stdlib: nil route id function")
 	}
 	c, err := newConfig(opts)
 	if err != nil {
@@ -112,8 +123,12 @@ func MatchPathValue(name string, opts ...Option) (func(http.Handler) http.Handle
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c.skipper != nil && c.skipper(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			info, _ := core.SandboxFromContext(r.Context())
-			if err := core.CheckSandboxID(info, r.PathValue(name)); err != nil {
+			if err := core.CheckSandboxID(info, routeID(r)); err != nil {
 				c.onError(w, r, err)
 				return
 			}

@@ -114,3 +114,37 @@ func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
 		t.Errorf("Sandbox on a bare request = %v, %v; want nil, false", info, ok)
 	}
 }
+
+func TestRouteBindingHonoursSkipper(t *testing.T) {
+	skip := stdlib.WithSkipper(func(r *http.Request) bool { return r.Header.Get("X-Internal") == "1" })
+	auth, err := stdlib.Middleware(newValidator(t), skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind, err := stdlib.MatchPathValue("sandbox_id", skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /sandboxes/{sandbox_id}", auth(bind(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))))
+	for _, c := range []struct {
+		internal, key string
+		want          int
+	}{{"1", "", 200}, {"", "", 401}, {"", "k1", 200}} {
+		req := httptest.NewRequest(http.MethodGet, "/sandboxes/sb1", nil)
+		if c.internal != "" {
+			req.Header.Set("X-Internal", c.internal)
+		}
+		if c.key != "" {
+			req.Header.Set(core.HeaderName, c.key)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("internal=%q key=%q: %d, want %d", c.internal, c.key, rec.Code, c.want)
+		}
+	}
+	if _, err := stdlib.MatchSandboxID(nil); err == nil {
+		t.Error("nil route id function accepted")
+	}
+}
