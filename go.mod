@@ -1,3 +1,8 @@
 module github.com/sandboxauth/sandboxauth
 
 go 1.24
+
+require (
+	github.com/patrickmn/go-cache v2.1.0+incompatible
+	go.uber.org/goleak v1.3.0
+)

@@ -45,7 +45,8 @@ type StoreWrapper func(t testing.TB, s core.Store) core.Store
 // Option configures Run.
 type Option func(*suite)
 
-// WithStoreWrapper runs every case with the store decorated by w.
+// WithStoreWrapper runs every case with the store decorated by w. In the
+// "cached/" variant the cache sits in front of w's store.
 func WithStoreWrapper(w StoreWrapper) Option { return func(s *suite) { s.wrap = w } }
 
 // The fixture's sandboxes, by key. Every key is long enough that finding it

@@ -10,22 +10,41 @@ import (
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
-// Run runs every conformance case against the handlers factory builds. Each
-// case gets its own store, validator and httptest.Server, and runs in
+// Run runs every conformance case against the handlers factory builds,
+// twice: under "uncached/" with the validator straight on the suite's store,
+// and under "cached/" with that store behind a cache.Store (TTL one minute,
+// so that repeated requests are cache hits). Both variants must give the
+// same answers; "cached/" adds the cases that pin the cache's own promises.
+// Each case gets its own store, validator and httptest.Server, and runs in
 // parallel with the others.
 func Run(t *testing.T, factory Factory, opts ...Option) {
 	t.Helper()
 	if factory == nil {
 		t.Fatal("authtest.Run: nil factory")
 	}
-	s := &suite{factory: factory}
+	base := suite{factory: factory}
 	for _, o := range opts {
-		o(s)
+		o(&base)
 	}
-	for _, c := range cases() {
-		t.Run(c.name, func(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		s := base
+		s.cached = cached
+		name := "uncached"
+		if cached {
+			name = "cached"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c.run(t, s)
+			cs := cases()
+			if cached {
+				cs = append(cs, cacheCases()...)
+			}
+			for _, c := range cs {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.run(t, &s)
+				})
+			}
 		})
 	}
 }
@@ -172,16 +191,22 @@ func cases() []testCase {
 	}
 	cs = append(cs,
 		testCase{"policy/paused-after-accept", func(t *testing.T, s *suite) {
-			// Without a cache the pause is seen at once; a cache must at
-			// least see it after its TTL, which package cache tests.
+			// Without a cache the pause is seen at once. With one, the key
+			// may pass until the TTL runs out (package cache tests that
+			// bound with a fake clock), and not at all after
+			// InvalidateSandbox.
 			e := s.newEnv(t)
 			e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
 			if err := e.mem.SetStatus(SandboxRunning, core.StatusPaused); err != nil {
 				t.Fatal(err)
 			}
+			if e.cache != nil {
+				e.resetCounts()
+				e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+				e.cache.InvalidateSandbox(SandboxRunning)
+			}
 			if s.wrap == nil {
-				e.calls.Store(0)
-				e.headers.Store(0)
+				e.resetCounts()
 				e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrNotRunning)
 			}
 		}},
@@ -198,8 +223,7 @@ func cases() []testCase {
 			e.probe.mode.Store(probePanic)
 			e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrUnavailable)
 			e.probe.mode.Store(probeOK)
-			e.calls.Store(0)
-			e.headers.Store(0)
+			e.resetCounts()
 			e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
 		}},
 		testCase{"store/timeout-is-503", func(t *testing.T, s *suite) {
@@ -278,4 +302,66 @@ func cases() []testCase {
 		}},
 	)
 	return cs
+}
+
+// cacheCases pin the cache's own promises over HTTP; they run in the
+// "cached/" variant only.
+func cacheCases() []testCase {
+	return []testCase{
+		{"cache/hit-skips-store", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			for i := 0; i < 3; i++ {
+				e.resetCounts()
+				b := e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+				if b.Owner != Owner {
+					t.Errorf("request %d saw owner %q: a handler's mutation reached the cache", i, b.Owner)
+				}
+			}
+			e.resetCounts()
+			e.expectAccepted(e.get(SandboxPath(SandboxRunning), KeyRunning), SandboxRunning)
+			e.resetCounts()
+			e.expectRejected(e.get(SandboxPath(SandboxOwnerless), KeyRunning), core.ErrSandboxMismatch)
+			if s.wrap == nil {
+				e.expectStoreCalls(1)
+			}
+		}},
+		{"cache/policy-rerun-on-hit", func(t *testing.T, s *suite) {
+			// The cache holds the ownerless sandbox (accepted in oss mode
+			// by another validator on the same cache); saas must still
+			// refuse it on a hit.
+			e := s.newEnv(t, core.WithMode(core.ModeSaaS))
+			oss, err := core.New(e.cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := oss.Validate(context.Background(), KeyOwnerless); err != nil {
+				t.Fatalf("oss validator: %v", err)
+			}
+			e.expectRejected(e.get(PathProtected, KeyOwnerless), core.ErrNoUser)
+			if s.wrap == nil {
+				e.expectStoreCalls(1)
+			}
+		}},
+		{"cache/rejections-not-cached", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			for i := 0; i < 2; i++ {
+				e.resetCounts()
+				e.expectRejected(e.get(PathProtected, KeyUnknown), core.ErrInvalidKey)
+				e.resetCounts()
+				e.expectRejected(e.get(PathProtected, KeyFor(core.StatusPaused)), core.ErrNotRunning)
+			}
+			e.resetCounts()
+			e.probe.mode.Store(probeFail)
+			e.expectRejected(e.get(PathProtected, KeyRunning), core.ErrUnavailable)
+			e.probe.mode.Store(probeOK)
+			e.resetCounts()
+			e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
+			if s.wrap == nil {
+				e.expectStoreCalls(6)
+			}
+			if n := e.cache.Len(); n != 1 {
+				t.Errorf("%d cache entries, want 1 (only the accepted key)", n)
+			}
+		}},
+	}
 }

@@ -14,19 +14,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandboxauth/sandboxauth/cache"
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
 type suite struct {
 	factory Factory
 	wrap    StoreWrapper
+	cached  bool // the "cached/" variant: a cache.Store in front of the store
 }
+
+// suiteTTL is the cache TTL of the "cached/" variant: long enough that every
+// repeated request of a case is a cache hit.
+const suiteTTL = time.Minute
 
 // env is one case's world: a store, a validator, a server.
 type env struct {
 	t        *testing.T
 	probe    *probeStore
 	mem      *core.MemStore
+	cache    *cache.Store // nil in the "uncached/" variant
 	logs     *logBuffer
 	srvLogs  *logBuffer
 	srv      *httptest.Server
@@ -51,6 +58,14 @@ func (s *suite) newEnv(t *testing.T, opts ...core.Option) *env {
 	var store core.Store = e.probe
 	if s.wrap != nil {
 		store = s.wrap(t, store)
+	}
+	if s.cached {
+		c, err := cache.New(store, cache.WithTTL(suiteTTL), cache.WithCleanupInterval(0))
+		if err != nil {
+			t.Fatalf("cache.New: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		e.cache, store = c, c
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	v, err := core.New(store, append([]core.Option{core.WithLogger(logger)}, opts...)...)
@@ -205,6 +220,13 @@ func (e *env) expectAccepted(r result, sandboxID string) endpointBody {
 		e.t.Errorf("endpoint saw status %q, want RUNNING", b.Status)
 	}
 	return b
+}
+
+// resetCounts forgets the endpoint runs and status lines counted so far,
+// before the next request of a case.
+func (e *env) resetCounts() {
+	e.calls.Store(0)
+	e.headers.Store(0)
 }
 
 func (e *env) expectStoreCalls(want int64) {

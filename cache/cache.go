@@ -1,0 +1,352 @@
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	gocache "github.com/patrickmn/go-cache"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// ErrClosed is returned by the lookups of a closed Store. It is a backend
+// failure to the validator: 503, never 401 and never 200.
+var ErrClosed = errors.New("sandboxauth/cache: cache is closed")
+
+// ErrNoStatusLookup is returned by SandboxStatus when the inner store does
+// not implement core.StatusStore.
+var ErrNoStatusLookup = errors.New("sandboxauth/cache: the inner store has no status lookup")
+
+// Store is a caching decorator around a core.Store. It implements
+// core.Store, core.StatusStore (passed through to the inner store) and
+// core.MemoryStore (the validator's allocation-free fast path). Build one with
+// New, hand it to core.New, and Close it when done.
+type Store struct {
+	inner   core.Store
+	status  core.StatusStore // inner as a StatusStore, or nil
+	ttl     time.Duration
+	stale   time.Duration // max-stale
+	timeout time.Duration
+	clock   func() time.Time // WithClock's, or nil for the real clock
+
+	// entries maps string(digest) to *entry. Reads (the hit path) take only
+	// go-cache's read lock; every write happens under mu.
+	entries *gocache.Cache
+	closed  atomic.Bool
+
+	mu      sync.Mutex
+	gen     uint64                         // bumped by every invalidation
+	index   map[string]map[string]struct{} // sandbox id -> digests of its cached keys
+	flights map[string]*flight             // digest -> the store call in progress
+
+	stop     chan struct{} // closed by Close; nil without a cleanup goroutine
+	stopped  chan struct{} // closed when the cleanup goroutine has returned
+	shutdown sync.Once
+}
+
+// entry is one cached, accepted lookup. It is never modified once stored.
+type entry struct {
+	info       *core.SandboxInfo // RUNNING; shared, never handed out but to the validator's Peek
+	freshUntil time.Time
+	staleUntil time.Time
+}
+
+// New returns a Store that caches the accepted lookups of store. Defaults are
+// set first, then opts are applied and validated; the first invalid option
+// is returned. Unless WithCleanupInterval(0) is given, New starts one cleanup
+// goroutine, which Close stops.
+func New(store core.Store, opts ...Option) (*Store, error) {
+	if store == nil {
+		return nil, errors.New("sandboxauth/cache: nil store")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		inner:   store,
+		ttl:     c.ttl,
+		stale:   c.maxStale,
+		timeout: c.timeout,
+		clock:   c.now,
+		// Entries carry no go-cache expiration: its Get would read the wall
+		// clock on every hit, a second clock read beside ours, which costs
+		// as much as the rest of the map lookup. Entries are aged by s.now
+		// alone, and dropped by cleanup. No go-cache janitor either (interval
+		// 0): it stops only when the cache is garbage collected.
+		entries: gocache.New(gocache.NoExpiration, 0),
+		index:   map[string]map[string]struct{}{},
+		flights: map[string]*flight{},
+	}
+	s.status, _ = store.(core.StatusStore)
+	if c.cleanup > 0 {
+		s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+		go s.cleanupLoop(c.cleanup)
+	}
+	return s, nil
+}
+
+// TTL returns how long an entry is served without a store call: the
+// staleness bound when nothing invalidates.
+func (s *Store) TTL() time.Duration { return s.ttl }
+
+// MaxStale returns the age up to which a stale entry is rechecked.
+func (s *Store) MaxStale() time.Duration { return s.stale }
+
+// now reads the Store's clock.
+func (s *Store) now() time.Time {
+	if s.clock == nil {
+		return time.Now()
+	}
+	return s.clock()
+}
+
+// before reports whether the Store's clock is before t. With the real clock
+// it is time.Until, which reads only the monotonic clock when t carries a
+// monotonic reading (every time the real clock made does): half the cost of
+// time.Now, which also reads the wall clock, on the hit path.
+func (s *Store) before(t time.Time) bool {
+	if s.clock == nil {
+		return time.Until(t) > 0
+	}
+	return s.clock().Before(t)
+}
+
+// digest returns the SHA-256 of key without copying it.
+func digest(key string) [sha256.Size]byte {
+	// A string-to-[]byte conversion copies (and, for a key longer than 32
+	// bytes, allocates). Viewing the string's bytes in place is safe here:
+	// sha256.Sum256 only reads its argument, retains nothing, and the slice
+	// does not outlive this call, so the immutable string is never written.
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
+}
+
+// get returns the entry under the digest k (string(digest[:])).
+func (s *Store) get(k string) (*entry, bool) {
+	v, ok := s.entries.Get(k)
+	if !ok {
+		return nil, false
+	}
+	e, ok := v.(*entry)
+	return e, ok
+}
+
+// PeekSandbox implements core.MemoryStore: it returns the record of a FRESH
+// entry for key without I/O, and false otherwise (stale, absent, closed).
+// The record is shared: the caller must neither modify nor retain it.
+func (s *Store) PeekSandbox(key string) (*core.SandboxInfo, bool) {
+	if s.closed.Load() {
+		return nil, false
+	}
+	d := digest(key)
+	e, ok := s.get(string(d[:])) // does not allocate: the string stays on the stack
+	if !ok || !s.before(e.freshUntil) {
+		return nil, false
+	}
+	return e.info, true
+}
+
+// LookupSandbox implements core.Store. A fresh entry is answered from memory;
+// a stale one is rechecked with the store; a miss is a full lookup. Misses
+// and rechecks of one key share a single store call. The returned record is
+// the caller's own copy.
+func (s *Store) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	d := digest(key)
+	k := string(d[:])
+	var stale *entry
+	if e, ok := s.get(k); ok {
+		switch {
+		case s.before(e.freshUntil):
+			return e.info.Clone(), nil
+		case s.before(e.staleUntil):
+			stale = e
+		}
+	}
+	if err := ctx.Err(); err != nil { // the caller is gone: start no store call
+		return nil, err
+	}
+	info, err := s.do(ctx, k, key, stale)
+	if err != nil {
+		return nil, err
+	}
+	return info.Clone(), nil
+}
+
+// SandboxStatus implements core.StatusStore by passing the call through to
+// the inner store; ErrNoStatusLookup if the inner store has no such lookup.
+func (s *Store) SandboxStatus(ctx context.Context, sandboxID string) (core.Status, error) {
+	if s.status == nil {
+		return "", ErrNoStatusLookup
+	}
+	return s.status.SandboxStatus(ctx, sandboxID)
+}
+
+// Invalidate drops the entry of key, if any. When it returns, no request for
+// key is served from the cache until a new store call has resolved it.
+func (s *Store) Invalidate(key string) {
+	d := digest(key)
+	k := string(d[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	delete(s.flights, k) // later callers start a new store call
+	if e, ok := s.get(k); ok {
+		s.unindexLocked(e.info.ID, k)
+		s.entries.Delete(k)
+	}
+}
+
+// InvalidateSandbox drops every entry of the sandbox id (a sandbox may have
+// several keys). When it returns, no request for that sandbox is served from
+// the cache, and no lookup that began before it can store its result.
+func (s *Store) InvalidateSandbox(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	clear(s.flights)
+	s.evictSandboxLocked(id)
+}
+
+// Flush drops every entry, as a change feed does when it reconnects and may
+// have missed notifications.
+func (s *Store) Flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	clear(s.flights)
+	clear(s.index)
+	s.entries.Flush()
+}
+
+// Len returns the number of entries held, including expired ones that the
+// cleanup has not dropped yet.
+func (s *Store) Len() int { return s.entries.ItemCount() }
+
+// Close stops the cleanup goroutine (waiting for it), cancels the store
+// calls in progress and drops every entry. Lookups on a closed Store fail
+// with ErrClosed. Close is idempotent and always returns nil.
+func (s *Store) Close() error {
+	s.shutdown.Do(func() {
+		s.mu.Lock()
+		s.closed.Store(true)
+		s.gen++
+		for _, f := range s.flights {
+			f.cancel()
+		}
+		clear(s.flights)
+		clear(s.index)
+		s.entries.Flush()
+		s.mu.Unlock()
+		if s.stop != nil {
+			close(s.stop)
+			<-s.stopped
+		}
+	})
+	return nil
+}
+
+// putLocked stores info (RUNNING) under k, aged from start.
+func (s *Store) putLocked(k string, info *core.SandboxInfo, start time.Time) {
+	if old, ok := s.get(k); ok && old.info.ID != info.ID {
+		s.unindexLocked(old.info.ID, k)
+	}
+	s.entries.Set(k, &entry{info: info, freshUntil: start.Add(s.ttl), staleUntil: start.Add(s.stale)}, gocache.NoExpiration)
+	keys := s.index[info.ID]
+	if keys == nil {
+		keys = map[string]struct{}{}
+		s.index[info.ID] = keys
+	}
+	keys[k] = struct{}{}
+}
+
+func (s *Store) unindexLocked(id, k string) {
+	if keys := s.index[id]; keys != nil {
+		delete(keys, k)
+		if len(keys) == 0 {
+			delete(s.index, id)
+		}
+	}
+}
+
+func (s *Store) evictSandboxLocked(id string) {
+	for k := range s.index[id] {
+		if e, ok := s.get(k); ok && e.info.ID == id {
+			s.entries.Delete(k)
+		}
+	}
+	delete(s.index, id)
+}
+
+// cleanupLoop drops old entries every interval until Close.
+func (s *Store) cleanupLoop(interval time.Duration) {
+	defer close(s.stopped)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.cleanup()
+		}
+	}
+}
+
+// cleanup drops the entries that are past max-stale by the Store's clock and
+// prunes the sandbox index.
+func (s *Store) cleanup() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, keys := range s.index {
+		for k := range keys {
+			e, ok := s.get(k)
+			switch {
+			case ok && e.info.ID != id: // now indexed under its new sandbox
+				delete(keys, k)
+			case !ok || !s.before(e.staleUntil):
+				s.entries.Delete(k)
+				delete(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			delete(s.index, id)
+		}
+	}
+}
+
+// storeCall is the store call of a flight: a status recheck of stale, or a
+// full lookup of key when stale is nil or the inner store has no status
+// lookup. A panicking store becomes an error that does not carry the key.
+func (s *Store) storeCall(ctx context.Context, key string, stale *entry) (info *core.SandboxInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			info, err = nil, fmt.Errorf("sandboxauth/cache: store panicked: %s", core.Redact(fmt.Sprint(p), key))
+		}
+	}()
+	if stale != nil && s.status != nil {
+		st, err := s.status.SandboxStatus(ctx, stale.info.ID)
+		switch {
+		case err != nil:
+			return nil, err
+		case st == core.StatusRunning:
+			return stale.info, nil // immutable: shared by the refreshed entry
+		}
+		info := stale.info.Clone()
+		info.Status = st
+		return info, nil
+	}
+	info, err = s.inner.LookupSandbox(ctx, key)
+	if err == nil && info == nil {
+		err = errors.New("sandboxauth/cache: store returned no sandbox and no error")
+	}
+	return info, err
+}

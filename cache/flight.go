@@ -1,0 +1,109 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// flight is one store call shared by every caller that wants the same key
+// while it runs. It is golang.org/x/sync/singleflight plus what that package
+// cannot express: a count of the callers still waiting, so that the call is
+// cancelled when the last one gives up and never because one of them did.
+// Its fields other than done are guarded by Store.mu.
+type flight struct {
+	done    chan struct{} // closed when info and err are set
+	info    *core.SandboxInfo
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// do joins the flight for k, starting it if there is none, and waits for its
+// result or for ctx to end. The result is shared: callers copy it.
+func (s *Store) do(ctx context.Context, k, key string, stale *entry) (*core.SandboxInfo, error) {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	f := s.flights[k]
+	if f == nil {
+		fctx, cancel := s.flightContext(ctx)
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		s.flights[k] = f
+		// The age of what this call finds is counted from now, before the
+		// store is asked: a status change after this instant is seen at
+		// most one TTL later.
+		go s.run(fctx, f, k, key, stale, s.gen, s.now())
+	}
+	f.waiters++
+	s.mu.Unlock()
+
+	select {
+	case <-f.done:
+		return f.info, f.err
+	case <-ctx.Done():
+		s.mu.Lock()
+		f.waiters--
+		if f.waiters == 0 {
+			f.cancel()
+			if s.flights[k] == f { // a later caller must not join a cancelled call
+				delete(s.flights, k)
+			}
+		}
+		s.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// flightContext derives the context of a shared store call from its first
+// caller's: the same values, none of its cancellation, and a deadline that is
+// the earlier of the caller's and the lookup timeout.
+func (s *Store) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(s.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+}
+
+// run makes the store call of f and publishes its result. It caches a
+// RUNNING record unless an invalidation (or Close) happened since the flight
+// began (gen), and evicts the sandbox's entries when it learns the sandbox is
+// not running or gone.
+func (s *Store) run(ctx context.Context, f *flight, k, key string, stale *entry, gen uint64, start time.Time) {
+	defer f.cancel()
+	info, err := s.storeCall(ctx, key, stale)
+
+	s.mu.Lock()
+	if s.flights[k] == f {
+		delete(s.flights, k)
+	}
+	switch {
+	case err == nil && info.Status == core.StatusRunning:
+		if gen == s.gen {
+			s.putLocked(k, info, start)
+		}
+	case err == nil:
+		s.evictSandboxLocked(info.ID)
+		if stale != nil && stale.info.ID != info.ID {
+			s.evictSandboxLocked(stale.info.ID)
+		}
+	case errors.Is(err, core.ErrNotFound):
+		if stale != nil {
+			s.evictSandboxLocked(stale.info.ID)
+		}
+		if e, ok := s.get(k); ok {
+			s.unindexLocked(e.info.ID, k)
+			s.entries.Delete(k)
+		}
+	}
+	// Any other error keeps a stale entry: it is rechecked again, never
+	// served without a successful recheck.
+	f.info, f.err = info, err
+	s.mu.Unlock()
+	close(f.done)
+}
