@@ -19,9 +19,7 @@ import (
 // application's error middleware sees them.
 func Example() {
 	store := core.NewMemStore()
-	if err := store.Put("sk-demo", core.SandboxInfo{ID: "sb1", Status: core.StatusRunning, CreatedByUserID: "alice"}); err != nil {
-		log.Fatal(err)
-	}
+	_ = store.Put("sk-demo", core.SandboxInfo{ID: "sb1", Status: core.StatusRunning, CreatedByUserID: "alice"})
 	v, err := core.New(store)
 	if err != nil {
 		log.Fatal(err)
