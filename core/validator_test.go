@@ -133,8 +133,8 @@ func TestKeyFromHeader(t *testing.T) {
 // TestOrderOfChecks pins SPEC §1.2 row by row on the core validator.
 func TestOrderOfChecks(t *testing.T) {
 	s := newStore(t, map[string]core.SandboxInfo{
-		secretKey: running("sb-1", "u1"),
-		"ownerless": running("sb-2", ""),
+		secretKey:          running("sb-1", "u1"),
+		"ownerless":        running("sb-2", ""),
 		"ownerless-paused": {ID: "sb-3", Status: core.StatusPaused},
 		"starting":         {ID: "sb-4", Status: core.StatusStarting, CreatedByUserID: "u1"},
 	})

@@ -267,4 +267,3 @@ func (a *app) invalidate(id string) {
 		a.inv.InvalidateSandbox(id)
 	}
 }
-
