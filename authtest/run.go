@@ -284,6 +284,30 @@ func cases() []testCase {
 			e := s.newEnv(t)
 			e.expectAccepted(e.get(PathOptional, KeyRunning), SandboxRunning)
 		}},
+		testCase{"owner/required-ownerless-401", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectHandlerRejected(e.get(PathProtected+"?require_owner", KeyOwnerless), core.ErrOwnerRequired)
+		}},
+		testCase{"owner/required-owned-accepted", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectAccepted(e.get(PathProtected+"?require_owner", KeyRunning), SandboxRunning)
+		}},
+		testCase{"dual-auth/no-caller-401", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectHandlerRejected(e.get(PathProtected+"?caller=", KeyRunning), core.ErrUnknownCaller)
+		}},
+		testCase{"dual-auth/other-caller-403", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectHandlerRejected(e.get(PathProtected+"?caller=user-2", KeyRunning), core.ErrOwnerMismatch)
+		}},
+		testCase{"dual-auth/ownerless-sandbox-403", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectHandlerRejected(e.get(PathProtected+"?caller="+Owner, KeyOwnerless), core.ErrOwnerMismatch)
+		}},
+		testCase{"dual-auth/owner-caller-accepted", func(t *testing.T, s *suite) {
+			e := s.newEnv(t)
+			e.expectAccepted(e.get(PathProtected+"?caller="+Owner, KeyRunning), SandboxRunning)
+		}},
 		testCase{"route/matching-sandbox-accepted", func(t *testing.T, s *suite) {
 			e := s.newEnv(t)
 			e.expectAccepted(e.get(SandboxPath(SandboxRunning), KeyRunning), SandboxRunning)

@@ -40,6 +40,23 @@ type env struct {
 	calls    atomic.Int64 // endpoint calls
 	headers  atomic.Int64 // WriteHeader calls seen by the outermost writer
 	lastSeen atomic.Pointer[core.SandboxInfo]
+
+	handlerRejections atomic.Int64 // answers written by handlerChecks
+}
+
+// handlerChecks applies core.RequireOwner and core.CheckCaller as a handler
+// would, when the request's query asks for them.
+func handlerChecks(r *http.Request, info *core.SandboxInfo) error {
+	q := r.URL.Query()
+	if q.Has("require_owner") {
+		if _, err := core.RequireOwner(info); err != nil {
+			return err
+		}
+	}
+	if q.Has("caller") {
+		return core.CheckCaller(info, q.Get("caller"))
+	}
+	return nil
 }
 
 // endpointBody is what the suite's endpoint answers.
@@ -75,7 +92,15 @@ func (s *suite) newEnv(t *testing.T, opts ...core.Option) *env {
 	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.calls.Add(1)
 		var body endpointBody
-		if info, ok := core.SandboxFromContext(r.Context()); ok {
+		info, ok := core.SandboxFromContext(r.Context())
+		// The route-level checks of SPEC §1.4 that live in handlers, switched
+		// on by the query: ?require_owner and ?caller=<authenticated user>.
+		if err := handlerChecks(r, info); err != nil {
+			e.handlerRejections.Add(1)
+			core.WriteError(w, err)
+			return
+		}
+		if ok {
 			body = endpointBody{true, info.ID, info.CreatedByUserID, string(info.Status)}
 			e.lastSeen.Store(info)
 			// A handler that scribbles on its record must poison nothing.
@@ -159,6 +184,20 @@ func (e *env) do(req *http.Request) result {
 		e.t.Fatal(err)
 	}
 	return result{resp.StatusCode, resp.Header, string(b)}
+}
+
+// expectHandlerRejected asserts the table's answer for want, written by the
+// endpoint's own §1.4 check (so the endpoint ran, once, and wrote once).
+func (e *env) expectHandlerRejected(r result, want *core.Error) {
+	e.t.Helper()
+	row := core.ResponseFor(want)
+	if r.status != row.Status || r.body != row.Body || r.header.Get("Content-Type") != core.ContentType {
+		e.t.Errorf("got %d %q (%s), want %d %q", r.status, r.body, r.header.Get("Content-Type"), row.Status, row.Body)
+	}
+	if e.handlerRejections.Load() != 1 {
+		e.t.Errorf("handler check answered %d times, want 1", e.handlerRejections.Load())
+	}
+	e.expectOneResponse()
 }
 
 // expectRejected asserts the exact answer of the error table for want, that
