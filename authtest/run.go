@@ -11,10 +11,12 @@ import (
 )
 
 // Run runs every conformance case against the handlers factory builds,
-// twice: under "uncached/" with the validator straight on the suite's store,
-// and under "cached/" with that store behind a cache.Store (TTL one minute,
-// so that repeated requests are cache hits). Both variants must give the
-// same answers; "cached/" adds the cases that pin the cache's own promises.
+// three times: under "uncached/" with the validator straight on the suite's
+// store; under "cached/" with that store behind a cache.Store (TTL one
+// minute, so that repeated requests are cache hits); and under "recheck/"
+// with a TTL of a nanosecond, so that every repeated request takes the
+// stale-entry status recheck. All variants must give the same answers;
+// "cached/" adds the cases that pin the cache's own promises.
 // Each case gets its own store, validator and httptest.Server, and runs in
 // parallel with the others.
 func Run(t *testing.T, factory Factory, opts ...Option) {
@@ -26,17 +28,14 @@ func Run(t *testing.T, factory Factory, opts ...Option) {
 	for _, o := range opts {
 		o(&base)
 	}
-	for _, cached := range []bool{false, true} {
+	for _, variant := range []string{"uncached", "cached", "recheck"} {
 		s := base
-		s.cached = cached
-		name := "uncached"
-		if cached {
-			name = "cached"
-		}
-		t.Run(name, func(t *testing.T) {
+		s.cached = variant != "uncached"
+		s.recheck = variant == "recheck"
+		t.Run(variant, func(t *testing.T) {
 			t.Parallel()
 			cs := cases()
-			if cached {
+			if variant == "cached" {
 				cs = append(cs, cacheCases()...)
 			}
 			for _, c := range cs {
@@ -200,7 +199,7 @@ func cases() []testCase {
 			if err := e.mem.SetStatus(SandboxRunning, core.StatusPaused); err != nil {
 				t.Fatal(err)
 			}
-			if e.cache != nil {
+			if e.cache != nil && !s.recheck {
 				e.resetCounts()
 				e.expectAccepted(e.get(PathProtected, KeyRunning), SandboxRunning)
 				e.cache.InvalidateSandbox(SandboxRunning)

@@ -21,7 +21,8 @@ import (
 type suite struct {
 	factory Factory
 	wrap    StoreWrapper
-	cached  bool // the "cached/" variant: a cache.Store in front of the store
+	cached  bool // the "cached/" and "recheck/" variants: a cache.Store in front of the store
+	recheck bool // the "recheck/" variant: every entry is stale at once
 }
 
 // suiteTTL is the cache TTL of the "cached/" variant: long enough that every
@@ -77,7 +78,11 @@ func (s *suite) newEnv(t *testing.T, opts ...core.Option) *env {
 		store = s.wrap(t, store)
 	}
 	if s.cached {
-		c, err := cache.New(store, cache.WithTTL(suiteTTL), cache.WithCleanupInterval(0))
+		ttl := suiteTTL
+		if s.recheck {
+			ttl = time.Nanosecond // every repeated request rechecks the status
+		}
+		c, err := cache.New(store, cache.WithTTL(ttl), cache.WithMaxStale(suiteTTL), cache.WithCleanupInterval(0))
 		if err != nil {
 			t.Fatalf("cache.New: %v", err)
 		}

@@ -254,12 +254,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// putLocked stores info (RUNNING) under k, aged from start.
-func (s *Store) putLocked(k string, info *core.SandboxInfo, start time.Time) {
+// putLocked stores info (RUNNING) under k, fresh for a TTL from start and
+// rechecked until horizon (never later than fresh: then a full lookup).
+func (s *Store) putLocked(k string, info *core.SandboxInfo, start, horizon time.Time) {
 	if old, ok := s.get(k); ok && old.info.ID != info.ID {
 		s.unindexLocked(old.info.ID, k)
 	}
-	s.entries.Set(k, &entry{info: info, freshUntil: start.Add(s.ttl), staleUntil: start.Add(s.stale)}, gocache.NoExpiration)
+	fresh := start.Add(s.ttl)
+	if horizon.Before(fresh) {
+		fresh = horizon
+	}
+	s.entries.Set(k, &entry{info: info, freshUntil: fresh, staleUntil: horizon}, gocache.NoExpiration)
 	keys := s.index[info.ID]
 	if keys == nil {
 		keys = map[string]struct{}{}

@@ -29,7 +29,10 @@
 //     record is returned with its new status (401 "Sandbox is not running").
 //     Not found: evicted, core.ErrNotFound (401 "Invalid session API key").
 //     Any other error: returned, so the validator answers 503 (fail closed).
-//   - age >= max-stale: a miss (a full lookup).
+//     A status recheck refreshes the TTL but never the max-stale horizon,
+//     which only a full lookup sets: a status says nothing about whether
+//     the key still belongs to the sandbox.
+//   - age >= max-stale (since the last full lookup): a miss (a full lookup).
 //
 // # The staleness bound
 //
@@ -39,6 +42,12 @@
 // stale entry is never served without a recheck. After InvalidateSandbox,
 // Invalidate or Flush returns, no request is served from the entries it
 // dropped, and no lookup that began before it can store its result.
+//
+// A key revoked while its sandbox keeps running (a rotated key) is a
+// different matter: the status recheck cannot see it. Without invalidation
+// such a key is accepted at most until max-stale after the last full lookup;
+// with InvalidateSandbox (which the PostgreSQL change feed calls on every key
+// change) not at all.
 //
 // # Concurrency
 //

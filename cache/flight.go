@@ -29,6 +29,16 @@ func (s *Store) do(ctx context.Context, k, key string, stale *entry) (*core.Sand
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
+	if stale != nil {
+		// stale was read without the lock. If an invalidation (or a
+		// refresh) replaced it since, it must not be rechecked and stored
+		// again: the recheck only asks for the sandbox's status, which says
+		// nothing about whether this key still belongs to it. Fall back to
+		// a full lookup.
+		if cur, ok := s.get(k); !ok || cur != stale {
+			stale = nil
+		}
+	}
 	f := s.flights[k]
 	if f == nil {
 		fctx, cancel := s.flightContext(ctx)
@@ -85,7 +95,16 @@ func (s *Store) run(ctx context.Context, f *flight, k, key string, stale *entry,
 	switch {
 	case err == nil && info.Status == core.StatusRunning:
 		if gen == s.gen {
-			s.putLocked(k, info, start)
+			// A status recheck proves the sandbox runs, not that the key is
+			// still its key (it may have been rotated): it refreshes the
+			// entry but never extends its max-stale horizon, which only a
+			// full lookup sets. A revoked key thus dies within max-stale
+			// even if nobody invalidates it.
+			horizon := start.Add(s.stale)
+			if stale != nil && s.status != nil {
+				horizon = stale.staleUntil
+			}
+			s.putLocked(k, info, start, horizon)
 		}
 	case err == nil:
 		s.evictSandboxLocked(info.ID)

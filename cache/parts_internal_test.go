@@ -34,7 +34,8 @@ func BenchmarkHitParts(b *testing.B) {
 	defer s.Close()
 	d := digest(key)
 	s.mu.Lock()
-	s.putLocked(string(d[:]), &core.SandboxInfo{ID: "sb", Status: core.StatusRunning}, time.Now())
+	now := time.Now()
+	s.putLocked(string(d[:]), &core.SandboxInfo{ID: "sb", Status: core.StatusRunning}, now, now.Add(s.stale))
 	s.mu.Unlock()
 	b.Run("map-read", func(b *testing.B) {
 		for b.Loop() {

@@ -1,0 +1,108 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sandboxauth/sandboxauth/cache"
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// rotate gives sandbox id a new key and revokes the old one, as a store's
+// key rotation does: the sandbox stays RUNNING, only the key changes.
+func rotate(t *testing.T, m *core.MemStore, id, newKey string) {
+	t.Helper()
+	if err := m.Delete(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(newKey, core.SandboxInfo{ID: id, CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRevokedKeyDiesWithinMaxStale: status rechecks cannot tell that a key
+// was rotated, so they must not keep an entry alive past the max-stale
+// horizon of its last full lookup.
+func TestRevokedKeyDiesWithinMaxStale(t *testing.T) {
+	ctx := context.Background()
+	m := core.NewMemStore()
+	if err := m.Put("old-key", core.SandboxInfo{ID: "sb", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	clock := newClock()
+	c, err := cache.New(m, cache.WithTTL(time.Second), cache.WithMaxStale(10*time.Second),
+		cache.WithCleanupInterval(0), cache.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v, err := core.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Validate(ctx, "old-key"); err != nil {
+		t.Fatal(err)
+	}
+	rotate(t, m, "sb", "new-key") // no InvalidateSandbox: the worst case
+	var elapsed time.Duration
+	for elapsed = 0; elapsed <= 10*time.Second; elapsed += 1500 * time.Millisecond {
+		clock.Advance(1500 * time.Millisecond) // a request every 1.5 s: always stale, never older than max-stale
+		if _, err := v.Validate(ctx, "old-key"); err != nil {
+			if !errors.Is(err, core.ErrInvalidKey) {
+				t.Fatalf("revoked key: %v, want invalid key", err)
+			}
+			break
+		}
+	}
+	if elapsed > 10*time.Second {
+		t.Fatalf("revoked key still accepted %v after rotation (max-stale 10s)", elapsed)
+	}
+}
+
+// TestInvalidateDuringStaleRecheck: a request that read a stale entry just
+// before InvalidateSandbox ran must not recheck that entry's status and
+// store it again. The injected clock runs the invalidation (with a key
+// rotation) in exactly that window: after LookupSandbox has classified the
+// entry as stale, before it takes the lock.
+func TestInvalidateDuringStaleRecheck(t *testing.T) {
+	ctx := context.Background()
+	m := core.NewMemStore()
+	if err := m.Put("old-key", core.SandboxInfo{ID: "sb", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	clock := newClock()
+	var c *cache.Store
+	armed, calls := false, 0
+	now := func() time.Time {
+		if armed {
+			// LookupSandbox reads the clock twice to classify an entry
+			// (fresh? then stale?); the window opens after the second.
+			if calls++; calls == 2 {
+				armed = false
+				rotate(t, m, "sb", "new-key")
+				c.InvalidateSandbox("sb")
+			}
+		}
+		return clock.Now()
+	}
+	c, err := cache.New(m, cache.WithTTL(time.Second), cache.WithMaxStale(time.Minute),
+		cache.WithCleanupInterval(0), cache.WithClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.LookupSandbox(ctx, "old-key"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second) // stale
+	armed = true
+	_, _ = c.LookupSandbox(ctx, "old-key") // began before the invalidation: either answer is allowed
+	if armed {
+		t.Fatal("the invalidation hook never ran: the test no longer hits the window")
+	}
+	if _, err := c.LookupSandbox(ctx, "old-key"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("old key after rotation + InvalidateSandbox: %v, want ErrNotFound (entries: %d)", err, c.Len())
+	}
+}
