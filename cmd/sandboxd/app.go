@@ -107,8 +107,10 @@ func (a *app) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 // both sides are hashed first, so neither content nor length leaks).
 func (a *app) admin(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p params) {
+		// RFC 7235: the scheme is case-insensitive.
 		auth := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(auth, "Bearer ")
+		scheme, token, ok := strings.Cut(auth, " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer")
 		sum := sha256.Sum256([]byte(token))
 		if !ok || len(r.Header.Values("Authorization")) != 1 || subtle.ConstantTimeCompare(sum[:], a.adminToken[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sandboxd admin"`)

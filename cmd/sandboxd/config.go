@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sandboxauth/sandboxauth/cache"
@@ -32,25 +33,32 @@ const minAdminTokenLen = 16
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("sandboxd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
 	var c config
 	var mode, ttl string
-	fs.StringVar(&c.Addr, "addr", env("SANDBOXD_ADDR", "127.0.0.1:8080"), "listen address (env SANDBOXD_ADDR)")
-	fs.StringVar(&c.Framework, "framework", env("SANDBOXD_FRAMEWORK", "stdlib"), "router serving the routes: stdlib, chi, gin or echo (env SANDBOXD_FRAMEWORK)")
-	fs.StringVar(&c.DB, "db", env("SANDBOXD_DB", "sandboxd.db"), "SQLite file path, or a postgres:// URL (env SANDBOXD_DB)")
-	fs.StringVar(&mode, "mode", env("SANDBOXD_MODE", "oss"), "application mode: oss or saas (env SANDBOXD_MODE)")
-	fs.StringVar(&ttl, "cache-ttl", env("SANDBOXD_CACHE_TTL", "2s"), "session-key cache TTL; 0 turns the cache off (env SANDBOXD_CACHE_TTL)")
-	fs.StringVar(&c.AdminToken, "admin-token", env("SANDBOXD_ADMIN_TOKEN", ""), "bearer token of the admin API; generated and printed once if empty (env SANDBOXD_ADMIN_TOKEN)")
+	// Defaults shown by -h are the built-in ones: environment values are
+	// applied after parsing, so a secret in the environment (the admin
+	// token, a database password) is never printed in the usage text.
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (env SANDBOXD_ADDR)")
+	fs.StringVar(&c.Framework, "framework", "stdlib", "router serving the routes: stdlib, chi, gin or echo (env SANDBOXD_FRAMEWORK)")
+	fs.StringVar(&c.DB, "db", "sandboxd.db", "SQLite file path, or a postgres:// URL (env SANDBOXD_DB)")
+	fs.StringVar(&mode, "mode", "oss", "application mode: oss or saas (env SANDBOXD_MODE)")
+	fs.StringVar(&ttl, "cache-ttl", "2s", "session-key cache TTL; 0 turns the cache off (env SANDBOXD_CACHE_TTL)")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token of the admin API; generated and printed once if empty (env SANDBOXD_ADMIN_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, dst := range map[string]*string{
+		"addr": &c.Addr, "framework": &c.Framework, "db": &c.DB, "mode": &mode, "cache-ttl": &ttl, "admin-token": &c.AdminToken,
+	} {
+		env := "SANDBOXD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if v := getenv(env); v != "" && !set[name] {
+			*dst = v
+		}
 	}
 	c.Mode = core.Mode(mode)
 	if !c.Mode.Valid() {
@@ -86,10 +94,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
-// describeDB names the database for logs without its password.
+// describeDB names the database for logs without its password, whether in
+// the URL's user info or in a query parameter (password=, sslpassword=).
 func describeDB(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
-		return u.Redacted()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return dsn
 	}
-	return dsn
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
 }

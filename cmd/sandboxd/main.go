@@ -84,7 +84,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.Close()
 		return nil, err
 	}
-	s.handler = withAccessLog(log, router)
+	s.handler = withAccessLog(log, canonicalPaths(router))
 	return s, nil
 }
 

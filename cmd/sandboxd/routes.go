@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"regexp"
 	"time"
 
@@ -103,12 +105,14 @@ func chiRouter(v *core.Validator, a *app) (http.Handler, error) {
 	r.MethodNotAllowed(notFound)
 	for _, rt := range a.routes() {
 		h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			rt.h(w, req, func(name string) string { return chi.URLParam(req, name) })
+			rt.h(w, req, func(name string) string { return unescapeParam(req, chi.URLParam(req, name)) })
 		})
-		if rt.session {
-			r.With(auth, bind).Method(rt.method, rt.pattern, h)
-		} else {
-			r.Method(rt.method, rt.pattern, h)
+		for _, m := range methods(rt.method) {
+			if rt.session {
+				r.With(auth, bind).Method(m, rt.pattern, h)
+			} else {
+				r.Method(m, rt.pattern, h)
+			}
 		}
 	}
 	return r, nil
@@ -125,13 +129,19 @@ func ginRouter(v *core.Validator, a *app) (http.Handler, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	// Route like the others: no redirects, escaped segments kept whole and
+	// their parameters unescaped.
+	e.RedirectTrailingSlash, e.RedirectFixedPath = false, false
+	e.UseRawPath, e.UnescapePathValues = true, true
 	e.NoRoute(func(c *gin.Context) { notFound(c.Writer, c.Request) })
 	for _, rt := range a.routes() {
 		h := func(c *gin.Context) { rt.h(c.Writer, c.Request, c.Param) }
-		if rt.session {
-			e.Handle(rt.method, colonPattern(rt.pattern), auth, bind, h)
-		} else {
-			e.Handle(rt.method, colonPattern(rt.pattern), h)
+		for _, m := range methods(rt.method) {
+			if rt.session {
+				e.Handle(m, colonPattern(rt.pattern), auth, bind, h)
+			} else {
+				e.Handle(m, colonPattern(rt.pattern), h)
+			}
 		}
 	}
 	return e, nil
@@ -157,14 +167,55 @@ func echoRouter(v *core.Validator, a *app) (http.Handler, error) {
 		echoauth.ErrorHandler(err, c) // *core.Error through the table, the rest to echo's default
 	}
 	for _, rt := range a.routes() {
-		h := func(c echo.Context) error { rt.h(c.Response(), c.Request(), c.Param); return nil }
-		if rt.session {
-			e.Add(rt.method, colonPattern(rt.pattern), h, auth, bind)
-		} else {
-			e.Add(rt.method, colonPattern(rt.pattern), h)
+		h := func(c echo.Context) error {
+			rt.h(c.Response(), c.Request(), func(name string) string { return unescapeParam(c.Request(), c.Param(name)) })
+			return nil
+		}
+		for _, m := range methods(rt.method) {
+			if rt.session {
+				e.Add(m, colonPattern(rt.pattern), h, auth, bind)
+			} else {
+				e.Add(m, colonPattern(rt.pattern), h)
+			}
 		}
 	}
 	return e, nil
+}
+
+// methods lists the methods a route answers: GET routes answer HEAD too,
+// as net/http's ServeMux does on its own.
+func methods(m string) []string {
+	if m == http.MethodGet {
+		return []string{http.MethodGet, http.MethodHead}
+	}
+	return []string{m}
+}
+
+// unescapeParam unescapes a parameter of a router that matched on the raw
+// (escaped) path, which chi and echo do when the path has an escaped "/":
+// then "a%2Fb" names "a/b", as it does for ServeMux and gin.
+func unescapeParam(r *http.Request, v string) string {
+	if r.URL.RawPath == "" {
+		return v
+	}
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// canonicalPaths answers 404 to a path that is not in canonical form
+// ("//x", "/a/../b"), which ServeMux would redirect and the other routers
+// would not: every framework then sees the same paths.
+func canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if c := path.Clean(p); c != p && c+"/" != p {
+			notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // statusWriter records the status for the access log.

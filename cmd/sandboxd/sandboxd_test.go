@@ -170,6 +170,22 @@ func walkthrough(t *testing.T, in *instance) []string {
 	r = in.do("GET", secretsPath(id)+"/OTHER", "", core.HeaderName, key)
 	expect(t, "another user's secret", r, 404, detail("Secret not found"))
 	note("other user's secret", r)
+	// Escaped and odd paths are read the same way on every framework.
+	r = in.admin("PUT", "/admin/users/u1/secrets/a%2Fb%20c", `{"value":"slashed"}`)
+	note("put escaped name", r)
+	r = in.do("GET", secretsPath(id)+"/a%2Fb%20c", "", core.HeaderName, key)
+	note("get escaped name", r)
+	r = in.do("GET", secretsPath(id), "", core.HeaderName, key)
+	note("list with escaped name", r)
+	r = in.do("HEAD", secretsPath(id), "", core.HeaderName, key)
+	note("head", r)
+	r = in.do("HEAD", secretsPath(id), "")
+	note("head without key", r)
+	for _, p := range []string{"/healthz/", secretsPath(id) + "/", "//healthz", "/HEALTHZ", "/api/v1/sandboxes/" + id + "/settings/../settings/secrets"} {
+		note("odd path "+strings.ReplaceAll(p, id, "ID"), in.do("GET", p, "", core.HeaderName, key))
+	}
+	r = in.do("POST", "/admin/sandboxes", "{}", "Authorization", "bearer "+adminToken)
+	expect(t, "lower-case bearer scheme", r, 201, "")
 	r = in.do("GET", secretsPath(other), "", core.HeaderName, key)
 	expect(t, "another sandbox's route", r, 403, coreBody(core.ErrSandboxMismatch))
 	note("other sandbox", r)
@@ -269,8 +285,13 @@ func TestWalkthroughEveryFramework(t *testing.T) {
 					want = got
 					return
 				}
-				if strings.Join(got, "\n") != strings.Join(want, "\n") {
-					t.Errorf("%s answers differently from stdlib:\n got: %q\nwant: %q", fw, got, want)
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d steps, stdlib %d", fw, len(got), len(want))
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Errorf("%s answers differently from stdlib:\n got: %s\nwant: %s", fw, got[i], want[i])
+					}
 				}
 			})
 		}
@@ -304,8 +325,24 @@ func TestParseConfig(t *testing.T) {
 			t.Errorf("%q accepted", args)
 		}
 	}
-	if got := describeDB("postgres://u:secret@127.0.0.1/db"); strings.Contains(got, "secret") {
-		t.Errorf("describeDB leaks the password: %s", got)
+	for _, dsn := range []string{"postgres://u:secret@127.0.0.1/db", "postgres://127.0.0.1/db?user=u&password=secret",
+		"postgresql://u@h/db?sslpassword=secret&sslmode=require"} {
+		if got := describeDB(dsn); strings.Contains(got, "secret") || !strings.Contains(got, "127.0.0.1") && !strings.Contains(got, "@h/") {
+			t.Errorf("describeDB(%q) = %q", dsn, got)
+		}
+	}
+	// Secrets in the environment never reach the usage text.
+	var usage bytes.Buffer
+	secretEnv := map[string]string{"SANDBOXD_ADMIN_TOKEN": "env-admin-token-very-secret", "SANDBOXD_DB": "postgres://u:dbsecret@h/db"}
+	for _, args := range [][]string{{"-h"}, {"--bogus"}} {
+		_, _ = parseConfig(args, func(k string) string { return secretEnv[k] }, &usage)
+	}
+	if strings.Contains(usage.String(), "very-secret") || strings.Contains(usage.String(), "dbsecret") || !strings.Contains(usage.String(), "-admin-token") {
+		t.Errorf("usage text:\n%s", usage.String())
+	}
+	c, err = parseConfig(nil, func(k string) string { return secretEnv[k] }, io.Discard)
+	if err != nil || c.AdminToken != secretEnv["SANDBOXD_ADMIN_TOKEN"] || c.DB != secretEnv["SANDBOXD_DB"] {
+		t.Errorf("env not applied: %+v %v", c, err)
 	}
 }
 
