@@ -12,11 +12,18 @@ type sandboxKey struct{}
 func (sandboxKey) String() string { return "sandboxauth.sandbox" }
 
 // sandboxCtx carries the accepted sandbox. Holding the copy inline costs one
-// allocation for both the context node and the copy of the record.
+// allocation for both the context node and the copy of the record; up to
+// inlineURLs exposed URLs are copied into urls, in the same allocation.
 type sandboxCtx struct {
 	context.Context
 	info SandboxInfo
+	urls [inlineURLs]ExposedURL
 }
+
+// inlineURLs is how many exposed URLs a sandboxCtx holds without a second
+// allocation: an agent sandbox typically exposes up to four (agent server,
+// VS Code, two workers).
+const inlineURLs = 4
 
 func (c *sandboxCtx) Value(key any) any {
 	if key == (sandboxKey{}) {
@@ -35,7 +42,12 @@ func WithSandbox(ctx context.Context, info *SandboxInfo) context.Context {
 		return ctx
 	}
 	c := &sandboxCtx{Context: ctx, info: *info}
-	if len(info.ExposedURLs) > 0 {
+	switch n := len(info.ExposedURLs); {
+	case n == 0:
+	case n <= inlineURLs:
+		c.info.ExposedURLs = c.urls[:n:n] // full capacity: an append reallocates
+		copy(c.info.ExposedURLs, info.ExposedURLs)
+	default:
 		c.info.ExposedURLs = slices.Clone(info.ExposedURLs)
 	}
 	return c

@@ -1,8 +1,12 @@
 package core
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -24,27 +28,44 @@ func DigestHex(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Redact replaces every occurrence of key in s with "[REDACTED]". Store
-// errors and panic values pass through it before they are logged or wrapped,
-// in case a store echoed the key it was given.
+// Redact replaces every occurrence of key in s with "[REDACTED]": the key
+// as is, as Go quotes it (%q, strconv.Quote), and URL-escaped (query and
+// path). Store errors and panic values pass through it before they are
+// logged or wrapped, in case a store echoed the key it was given.
 func Redact(s, key string) string {
 	if key == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, key, "[REDACTED]")
+	quoted := strconv.Quote(key)
+	for _, form := range []string{key, quoted[1 : len(quoted)-1], url.QueryEscape(key), url.PathEscape(key)} {
+		if form != "" {
+			s = strings.ReplaceAll(s, form, "[REDACTED]")
+		}
+	}
+	return s
 }
 
-// redactedError wraps a store error so that its message never carries the
-// key, while errors.Is and errors.As still reach the original.
-// The message is redacted once, at construction; the key itself is not kept.
+// redactedError stands in for a store error: its message is the store's,
+// redacted once at construction, and it does not keep the original error,
+// whose fields (a *url.Error's URL, a driver's query arguments) may hold the
+// key where no redaction reaches and any error reporter that walks the chain
+// would find it. Only the context's verdict survives, so that
+// errors.Is(err, context.DeadlineExceeded) still tells a timeout apart.
 type redactedError struct {
-	err error
-	msg string
+	msg   string
+	cause error // context.DeadlineExceeded, context.Canceled or nil
 }
 
 func redactError(err error, key string) error {
-	return &redactedError{err: err, msg: Redact(err.Error(), key)}
+	e := &redactedError{msg: Redact(err.Error(), key)}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		e.cause = context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		e.cause = context.Canceled
+	}
+	return e
 }
 
 func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *redactedError) Unwrap() error { return e.cause }

@@ -182,6 +182,9 @@ func hasControl(s string) bool {
 // (ctx, false, nil) and the request proceeds without a sandbox. A present but
 // empty or bad header is rejected all the same.
 func (v *Validator) Authenticate(ctx context.Context, h http.Header, optional bool) (context.Context, bool, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if optional && !HeaderPresent(h) {
 		return ctx, false, nil
 	}
@@ -232,6 +235,9 @@ func (v *Validator) ValidateInto(ctx context.Context, key string, dst *SandboxIn
 // validate looks the key up and runs the policy. The returned record may be
 // shared with a MemoryStore: callers copy it before handing it out.
 func (v *Validator) validate(ctx context.Context, key string) (*SandboxInfo, error) {
+	if ctx == nil { // a caller's bug, not a reason to panic
+		ctx = context.Background()
+	}
 	info, err := v.lookup(ctx, key)
 	if err != nil {
 		return nil, err
@@ -257,7 +263,11 @@ func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, error
 	case err == nil:
 		return info, nil
 	case errors.Is(err, ErrNotFound):
-		v.logger.LogAttrs(ctx, slog.LevelDebug, "Invalid session API key", slog.String("key_fp", Fingerprint(key)))
+		// Checked first: the fingerprint costs a hash and two allocations,
+		// on the path a flood of unknown keys takes.
+		if v.logger.Enabled(ctx, slog.LevelDebug) {
+			v.logger.LogAttrs(ctx, slog.LevelDebug, "Invalid session API key", slog.String("key_fp", Fingerprint(key)))
+		}
 		return nil, ErrInvalidKey
 	}
 	err = redactError(err, key)

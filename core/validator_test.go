@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,8 +240,8 @@ func TestStoreFailuresAre503(t *testing.T) {
 		}
 	}
 	v, _ := newValidator(t, cases["error"])
-	if _, err := v.Validate(context.Background(), secretKey); !errors.Is(err, boom) {
-		t.Errorf("cause not reachable with errors.Is: %v", err)
+	if _, err := v.Validate(context.Background(), secretKey); errors.Is(err, boom) {
+		t.Errorf("the store's own error (which may hold the key) is reachable through the chain: %v", err)
 	}
 	v, _ = newValidator(t, cases["timeout"], core.WithLookupTimeout(time.Millisecond))
 	if _, err := v.Validate(context.Background(), secretKey); !errors.Is(err, context.DeadlineExceeded) {
@@ -257,6 +259,21 @@ func TestCancelledContextSkipsStore(t *testing.T) {
 	}
 	if s.n.Load() != 0 {
 		t.Error("store called for a request that was already gone")
+	}
+}
+
+func TestNilContextDoesNotPanic(t *testing.T) {
+	s := newStore(t, map[string]core.SandboxInfo{secretKey: running("sb", "u")})
+	v, _ := newValidator(t, s)
+	var nilCtx context.Context
+	if _, err := v.Validate(nilCtx, secretKey); err != nil {
+		t.Errorf("Validate(nil ctx): %v", err)
+	}
+	h := http.Header{}
+	h.Set(core.HeaderName, secretKey)
+	ctx, ok, err := v.Authenticate(nilCtx, h, false)
+	if info, found := core.SandboxFromContext(ctx); err != nil || !ok || !found || info.ID != "sb" {
+		t.Errorf("Authenticate(nil ctx): %v %v", ok, err)
 	}
 }
 
@@ -363,5 +380,44 @@ func TestAuthenticate(t *testing.T) {
 	}
 	if s, ok := c.(interface{ String() string }); !ok || strings.Contains(s.String(), secretKey) {
 		t.Error("context String missing or leaks the key")
+	}
+}
+
+// TestKeyNeverLeaksThroughStoreErrors: a store that puts the key into its
+// error, quoted, escaped or in a field, must not get it into a log line,
+// an error message or the error chain.
+func TestKeyNeverLeaksThroughStoreErrors(t *testing.T) {
+	key := `sk-"quoted"\back/slash?&=+%-0123456789`
+	stores := map[string]core.StoreFunc{
+		"%q": func(context.Context, string) (*core.SandboxInfo, error) {
+			return nil, fmt.Errorf("lookup %q: connection reset", key)
+		},
+		"url.Error": func(context.Context, string) (*core.SandboxInfo, error) {
+			return nil, &url.Error{Op: "Get", URL: "http://runtime/sandboxes?key=" + url.QueryEscape(key), Err: errors.New("refused")}
+		},
+		"path": func(context.Context, string) (*core.SandboxInfo, error) {
+			return nil, errors.New("GET /keys/" + url.PathEscape(key) + ": 500")
+		},
+	}
+	for name, store := range stores {
+		var buf bytes.Buffer
+		v, err := core.New(store, core.WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Validate(context.Background(), key)
+		if !errors.Is(err, core.ErrUnavailable) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			t.Errorf("%s: the store's *url.Error is reachable through the chain", name)
+		}
+		text := err.Error() + fmt.Sprintf(" %+v %#v ", err, err) + buf.String()
+		for _, form := range []string{"quoted", "back", url.QueryEscape(key), url.PathEscape(key)} {
+			if strings.Contains(text, form) {
+				t.Errorf("%s: a form of the key (%q) leaked:\n%s", name, form, text)
+			}
+		}
 	}
 }

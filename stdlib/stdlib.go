@@ -11,8 +11,9 @@ import (
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
-// ErrorHandler answers a rejected request. It must write a response; the
-// default is core.WriteError, which renders the shared error table.
+// ErrorHandler answers a rejected request; the default is core.WriteError,
+// which renders the shared error table. If it writes nothing, the default
+// answer is written after it: a rejection never becomes an empty 200.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 // Option configures the middleware.
@@ -69,6 +70,29 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
+// reject answers err through the error handler, and through the table if
+// the handler wrote nothing.
+func (c config) reject(w http.ResponseWriter, r *http.Request, err error) {
+	tw := &trackingWriter{ResponseWriter: w}
+	c.onError(tw, r, err)
+	if !tw.wrote {
+		core.WriteError(w, err)
+	}
+}
+
+// trackingWriter records whether anything was written through it.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) { t.wrote = true; t.ResponseWriter.WriteHeader(code) }
+func (t *trackingWriter) Write(p []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(p)
+}
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
 // Middleware returns the authentication middleware. A rejected request is
 // answered through the error handler and never reaches next.
 func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Handler, error) {
@@ -87,7 +111,7 @@ func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Hand
 			}
 			ctx, ok, err := v.Authenticate(r.Context(), r.Header, c.optional)
 			if err != nil {
-				c.onError(w, r, err)
+				c.reject(w, r, err)
 				return
 			}
 			if ok {
@@ -129,7 +153,7 @@ func MatchSandboxID(routeID func(*http.Request) string, opts ...Option) (func(ht
 			}
 			info, _ := core.SandboxFromContext(r.Context())
 			if err := core.CheckSandboxID(info, routeID(r)); err != nil {
-				c.onError(w, r, err)
+				c.reject(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -137,7 +161,11 @@ func MatchSandboxID(routeID func(*http.Request) string, opts ...Option) (func(ht
 	}, nil
 }
 
-// Sandbox returns the sandbox the middleware accepted for r.
+// Sandbox returns the sandbox the middleware accepted for r, and false when
+// there is none (or r is nil).
 func Sandbox(r *http.Request) (*core.SandboxInfo, bool) {
+	if r == nil {
+		return nil, false
+	}
 	return core.SandboxFromContext(r.Context())
 }

@@ -109,7 +109,22 @@ func TestErrorHandlerReceivesTypedError(t *testing.T) {
 	}
 }
 
+func TestSilentErrorHandlerFailsClosed(t *testing.T) {
+	mw, err := stdlib.Middleware(newValidator(t), stdlib.WithErrorHandler(func(http.ResponseWriter, *http.Request, error) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mw(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusUnauthorized || rec.Body.String() != core.ResponseFor(core.ErrMissingKey).Body {
+		t.Errorf("a handler that wrote nothing left %d %q, want the table's 401", rec.Code, rec.Body)
+	}
+}
+
 func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
+	if info, ok := stdlib.Sandbox(nil); ok || info != nil {
+		t.Error("Sandbox(nil) found a sandbox")
+	}
 	if info, ok := stdlib.Sandbox(httptest.NewRequest(http.MethodGet, "/", nil)); ok || info != nil {
 		t.Errorf("Sandbox on a bare request = %v, %v; want nil, false", info, ok)
 	}
