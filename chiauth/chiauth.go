@@ -45,6 +45,21 @@ func WithSkipper(skip func(*http.Request) bool) Option {
 	}
 }
 
+// WithSandboxParam makes Middleware also do what MatchURLParam(name) does —
+// answer 403 unless the accepted sandbox is the one chi.URLParam(r, name)
+// names — in the same middleware. Mount it where chi knows the parameter
+// (r.With, or r.Use inside the r.Route that names it). A bound route needs a
+// sandbox: with WithCredentialsOptional an absent header is answered 401.
+func WithSandboxParam(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("sandboxauth/chiauth: empty URL parameter name")
+		}
+		c.std = append(c.std, stdlib.WithRouteSandboxID(func(r *http.Request) string { return chi.URLParam(r, name) }))
+		return nil
+	}
+}
+
 // WithErrorHandler replaces core.WriteError as the answer to rejections.
 func WithErrorHandler(h ErrorHandler) Option {
 	return func(c *config) error {

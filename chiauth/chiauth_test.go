@@ -346,3 +346,25 @@ func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
 		t.Errorf("Sandbox(nil) = %v, %v; want nil, false", info, ok)
 	}
 }
+
+// TestConformanceBoundInMiddleware: the binding done by Middleware itself.
+func TestConformanceBoundInMiddleware(t *testing.T) {
+	authtest.Run(t, func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+		must := mustFor(t)
+		r := chi.NewRouter()
+		r.With(must(chiauth.Middleware(v))).Method(http.MethodGet, authtest.PathProtected, endpoint)
+		r.With(must(chiauth.Middleware(v, chiauth.WithCredentialsOptional()))).Method(http.MethodGet, authtest.PathOptional, endpoint)
+		r.Route("/api/v1/sandboxes/{sandbox_id}", func(r chi.Router) {
+			r.Use(must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id"))))
+			r.Method(http.MethodGet, "/settings/secrets", endpoint)
+		})
+		return r
+	})
+	if _, err := chiauth.Middleware(nil); err == nil {
+		t.Error("nil validator accepted")
+	}
+	v, _ := core.New(core.NewMemStore())
+	if _, err := chiauth.Middleware(v, chiauth.WithSandboxParam("")); err == nil {
+		t.Error("empty parameter name accepted")
+	}
+}

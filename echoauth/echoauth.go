@@ -17,6 +17,7 @@ type Option func(*config) error
 type config struct {
 	optional bool
 	skipper  middleware.Skipper
+	param    string // WithSandboxParam's route parameter, or ""
 }
 
 // WithCredentialsOptional lets a request WITHOUT the header through with no
@@ -35,6 +36,22 @@ func WithSkipper(skip middleware.Skipper) Option {
 			return errors.New("sandboxauth/echoauth: nil skipper")
 		}
 		c.skipper = skip
+		return nil
+	}
+}
+
+// WithSandboxParam makes Middleware also do what MatchParam(name) does —
+// answer 403 unless the accepted sandbox is the one c.Param(name) names — in
+// the same middleware. echo wraps route middleware anew on every request, so
+// this saves an allocation and a call per request. A bound route needs a
+// sandbox: with WithCredentialsOptional an absent header is answered 401.
+// MatchParam ignores this option.
+func WithSandboxParam(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("sandboxauth/echoauth: empty route parameter name")
+		}
+		c.param = name
 		return nil
 	}
 }
@@ -72,6 +89,12 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 			ctx, ok, err := v.Authenticate(r.Context(), r.Header, c.optional)
 			if err != nil {
 				return reject(ec, err)
+			}
+			if c.param != "" {
+				info, _ := core.SandboxFromContext(ctx)
+				if err := core.CheckSandboxID(info, ec.Param(c.param)); err != nil {
+					return reject(ec, err)
+				}
 			}
 			if ok {
 				ec.SetRequest(r.WithContext(ctx))

@@ -21,6 +21,7 @@ type config struct {
 	optional bool
 	skipper  func(*gin.Context) bool
 	onError  ErrorHandler
+	param    string // WithSandboxParam's route parameter, or ""
 }
 
 // WithCredentialsOptional lets a request WITHOUT the header through with no
@@ -39,6 +40,21 @@ func WithSkipper(skip func(*gin.Context) bool) Option {
 			return errors.New("sandboxauth/ginauth: nil skipper")
 		}
 		c.skipper = skip
+		return nil
+	}
+}
+
+// WithSandboxParam makes Middleware also do what MatchParam(name) does —
+// answer 403 unless the accepted sandbox is the one c.Param(name) names — in
+// the same handler. A bound route needs a sandbox: with
+// WithCredentialsOptional an absent header is answered 401. MatchParam
+// ignores this option.
+func WithSandboxParam(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("sandboxauth/ginauth: empty route parameter name")
+		}
+		c.param = name
 		return nil
 	}
 }
@@ -108,6 +124,13 @@ func Middleware(v *core.Validator, opts ...Option) (gin.HandlerFunc, error) {
 		if err != nil {
 			cfg.reject(c, err)
 			return
+		}
+		if cfg.param != "" {
+			info, _ := core.SandboxFromContext(ctx)
+			if err := core.CheckSandboxID(info, c.Param(cfg.param)); err != nil {
+				cfg.reject(c, err)
+				return
+			}
 		}
 		if ok {
 			c.Request = c.Request.WithContext(ctx)

@@ -396,3 +396,26 @@ func TestErrorHandler(t *testing.T) {
 		}
 	})
 }
+
+// TestConformanceBoundInMiddleware: the binding done by Middleware itself.
+func TestConformanceBoundInMiddleware(t *testing.T) {
+	authtest.Run(t, func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+		mw := func(opts ...ginauth.Option) gin.HandlerFunc {
+			h, err := ginauth.Middleware(v, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}
+		r := gin.New()
+		h := gin.WrapH(endpoint)
+		r.GET(authtest.PathProtected, mw(), h)
+		r.GET(authtest.PathOptional, mw(ginauth.WithCredentialsOptional()), h)
+		r.GET(ginPattern, mw(ginauth.WithSandboxParam("sandbox_id")), h)
+		return r
+	})
+	v, _ := core.New(core.NewMemStore())
+	if _, err := ginauth.Middleware(v, ginauth.WithSandboxParam("")); err == nil {
+		t.Error("empty parameter name accepted")
+	}
+}

@@ -163,3 +163,49 @@ func TestRouteBindingHonoursSkipper(t *testing.T) {
 		t.Error("nil route id function accepted")
 	}
 }
+
+// TestConformanceBoundInMiddleware runs the suite with the route binding
+// done by Middleware itself (WithSandboxParam) instead of MatchPathValue.
+func TestConformanceBoundInMiddleware(t *testing.T) {
+	authtest.Run(t, func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+		auth, err := stdlib.Middleware(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		optional, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound, err := stdlib.Middleware(v, stdlib.WithSandboxParam("sandbox_id"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET "+authtest.PathProtected, auth(endpoint))
+		mux.Handle("GET "+authtest.PathOptional, optional(endpoint))
+		mux.Handle("GET "+authtest.PathSandboxPattern, bound(endpoint))
+		return mux
+	})
+}
+
+func TestBindingOptionsValidate(t *testing.T) {
+	v := newValidator(t)
+	if _, err := stdlib.Middleware(v, stdlib.WithSandboxParam("")); err == nil {
+		t.Error("empty wildcard name accepted")
+	}
+	if _, err := stdlib.Middleware(v, stdlib.WithRouteSandboxID(nil)); err == nil {
+		t.Error("nil route id function accepted")
+	}
+	// Optional credentials on a bound route: an absent key is still 401.
+	mw, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional(), stdlib.WithSandboxParam("sandbox_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /s/{sandbox_id}", mw(http.NotFoundHandler()))
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/s/sb1", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("optional + bound, no key: %d, want 401", rec.Code)
+	}
+}
