@@ -88,7 +88,11 @@ func TestScenarioStatuses(t *testing.T) {
 }
 
 // TestWrongKeyIsRejected guards against a scenario that would accept
-// anything: the same handlers refuse a request without the fixture's key.
+// anything: the same handlers refuse a request without the fixture's key
+// (401), and a request with the fixture's valid key on the route of another
+// sandbox (403 from sandboxauth's route binding; echo's KeyAuth answers every
+// failure of its validator with 401), so the binding is active in every
+// scenario that authenticates.
 func TestWrongKeyIsRejected(t *testing.T) {
 	for _, fw := range scenario.Frameworks() {
 		for _, sc := range scenario.Scenarios() {
@@ -97,10 +101,27 @@ func TestWrongKeyIsRejected(t *testing.T) {
 			}
 			t.Run(string(fw)+"/"+string(sc), func(t *testing.T) {
 				tg := build(t, fw, sc)
+				w := scenario.NewDiscardWriter()
 				r := tg.NewRequest()
 				r.Header.Set("X-Session-API-Key", scenario.UnknownKey)
-				if got := tg.ServeOnce(scenario.NewDiscardWriter(), r); got != http.StatusUnauthorized {
+				if got := tg.ServeOnce(w, r); got != http.StatusUnauthorized {
 					t.Fatalf("unknown key: status %d, want 401", got)
+				}
+				wantOther := http.StatusForbidden
+				if sc == scenario.KeyAuth {
+					wantOther = http.StatusUnauthorized
+				}
+				// Twice: the first request fills the cache, the second is a
+				// hit, and both must be refused.
+				for i := range 2 {
+					if got := tg.ServeOnce(w, tg.NewRequestFor("sb-other")); got != wantOther {
+						t.Fatalf("valid key on another sandbox's route, request %d: status %d, want %d", i, got, wantOther)
+					}
+				}
+				// The binding refuses the other id, not the key: the route
+				// of the key's own sandbox still answers 200 afterwards.
+				if got := tg.ServeOnce(w, tg.NewRequest()); got != http.StatusOK {
+					t.Fatalf("valid key on its own route: status %d, want 200", got)
 				}
 			})
 		}

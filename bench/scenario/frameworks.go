@@ -17,7 +17,8 @@ import (
 	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
-// buildStdlib: a Go 1.22 ServeMux, stdlib.Middleware + MatchPathValue.
+// buildStdlib: a Go 1.22 ServeMux, stdlib.Middleware with
+// WithSandboxParam (authentication and route binding in one wrapper).
 func buildStdlib(sc Scenario, v *core.Validator) (http.Handler, error) {
 	endpoint := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sc.authenticated() {
@@ -29,23 +30,19 @@ func buildStdlib(sc Scenario, v *core.Validator) (http.Handler, error) {
 		writeBody(w)
 	}))
 	if sc != Bare {
-		auth, err := stdlib.Middleware(v)
+		auth, err := stdlib.Middleware(v, stdlib.WithSandboxParam(Param))
 		if err != nil {
 			return nil, err
 		}
-		bind, err := stdlib.MatchPathValue(Param)
-		if err != nil {
-			return nil, err
-		}
-		endpoint = auth(bind(endpoint))
+		endpoint = auth(endpoint)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+Pattern, endpoint)
 	return mux, nil
 }
 
-// buildChi: a chi router, chiauth.Middleware + MatchURLParam mounted with
-// r.With (after routing, so the URL parameter is known).
+// buildChi: a chi router, chiauth.Middleware with WithSandboxParam mounted
+// with r.With (after routing, so the URL parameter is known).
 func buildChi(sc Scenario, v *core.Validator) (http.Handler, error) {
 	endpoint := func(w http.ResponseWriter, r *http.Request) {
 		if sc.authenticated() {
@@ -61,15 +58,11 @@ func buildChi(sc Scenario, v *core.Validator) (http.Handler, error) {
 		r.Get(Pattern, endpoint)
 		return r, nil
 	}
-	auth, err := chiauth.Middleware(v)
+	auth, err := chiauth.Middleware(v, chiauth.WithSandboxParam(Param))
 	if err != nil {
 		return nil, err
 	}
-	bind, err := chiauth.MatchURLParam(Param)
-	if err != nil {
-		return nil, err
-	}
-	r.With(auth, bind).Get(Pattern, endpoint)
+	r.With(auth).Get(Pattern, endpoint)
 	return r, nil
 }
 
@@ -79,7 +72,7 @@ var ginMode sync.Once
 const ginPattern = "/api/v1/sandboxes/:" + Param + "/settings/secrets"
 
 // buildGin: gin.New() (no logger, no recovery: the bare router) in release
-// mode, ginauth.Middleware + MatchParam as route handlers.
+// mode, ginauth.Middleware with WithSandboxParam as a route handler.
 func buildGin(sc Scenario, v *core.Validator) (http.Handler, error) {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	endpoint := func(c *gin.Context) {
@@ -96,15 +89,11 @@ func buildGin(sc Scenario, v *core.Validator) (http.Handler, error) {
 		e.GET(ginPattern, endpoint)
 		return e, nil
 	}
-	auth, err := ginauth.Middleware(v)
+	auth, err := ginauth.Middleware(v, ginauth.WithSandboxParam(Param))
 	if err != nil {
 		return nil, err
 	}
-	bind, err := ginauth.MatchParam(Param)
-	if err != nil {
-		return nil, err
-	}
-	e.GET(ginPattern, auth, bind, endpoint)
+	e.GET(ginPattern, auth, endpoint)
 	return e, nil
 }
 
@@ -112,9 +101,9 @@ func buildGin(sc Scenario, v *core.Validator) (http.Handler, error) {
 // sandbox with c.Set, echo's own way.
 const keyAuthContextKey = "sandbox"
 
-// buildEcho: echo.New() with echoauth.ErrorHandler, echoauth.Middleware +
-// MatchParam as route middleware; or, for KeyAuth, echo's
-// middleware.KeyAuth with an equivalent map validator.
+// buildEcho: echo.New() with echoauth.ErrorHandler, echoauth.Middleware
+// with WithSandboxParam as the route's one middleware; or, for KeyAuth,
+// echo's middleware.KeyAuth with an equivalent map validator.
 func buildEcho(sc Scenario, v *core.Validator) (http.Handler, error) {
 	endpoint := func(c echo.Context) error {
 		switch {
@@ -137,15 +126,11 @@ func buildEcho(sc Scenario, v *core.Validator) (http.Handler, error) {
 	case KeyAuth:
 		e.GET(ginPattern, endpoint, keyAuth())
 	default:
-		auth, err := echoauth.Middleware(v)
+		auth, err := echoauth.Middleware(v, echoauth.WithSandboxParam(Param))
 		if err != nil {
 			return nil, err
 		}
-		bind, err := echoauth.MatchParam(Param)
-		if err != nil {
-			return nil, err
-		}
-		e.GET(ginPattern, endpoint, auth, bind)
+		e.GET(ginPattern, endpoint, auth)
 	}
 	return e, nil
 }

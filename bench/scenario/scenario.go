@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -42,8 +43,9 @@ const (
 	// Bare is the route with no authentication at all: the baseline every
 	// other scenario of the same framework is divided by.
 	Bare Scenario = "bare"
-	// MemStore is sandboxauth (authentication + route binding) over
-	// core.MemStore, without the cache.
+	// MemStore is sandboxauth (authentication and route binding in one
+	// middleware: the adapter's WithSandboxParam) over core.MemStore,
+	// without the cache.
 	MemStore Scenario = "memstore"
 	// Cached is MemStore with the cache in front: every request is a hit.
 	Cached Scenario = "cached"
@@ -156,8 +158,16 @@ func (t *Target) Close() {
 }
 
 // NewRequest returns a request for the target, as a client would send it.
-func (t *Target) NewRequest() *http.Request {
-	r, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1"+Path, nil) // a constant URL: cannot fail
+func (t *Target) NewRequest() *http.Request { return t.NewRequestFor(SandboxID) }
+
+// NewRequestFor returns the target's request (same key) for the route of
+// sandbox id instead of SandboxID's: with any other id, the binding of the
+// route to the sandbox must answer 403.
+func (t *Target) NewRequestFor(id string) *http.Request {
+	r, err := http.NewRequest(http.MethodGet, "http://127.0.0.1/api/v1/sandboxes/"+url.PathEscape(id)+"/settings/secrets", nil)
+	if err != nil { // an escaped id in a constant URL: cannot happen
+		panic(err)
+	}
 	r.Header.Set(core.HeaderName, t.Key)
 	return r
 }
