@@ -16,10 +16,9 @@ import (
 
 // TestWalkthroughPostgres is the walkthrough on PostgreSQL, every framework.
 func TestWalkthroughPostgres(t *testing.T) {
-	url := pgtest.URL(t)
 	for _, fw := range frameworks {
 		t.Run(fw, func(t *testing.T) {
-			walkthrough(t, startInstance(t, config{Framework: fw, DB: url, CacheTTL: 2 * time.Second}))
+			walkthrough(t, startInstance(t, config{Framework: fw, DB: pgtest.URL(t), CacheTTL: 2 * time.Second}))
 		})
 	}
 }
