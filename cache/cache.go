@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	gocache "github.com/patrickmn/go-cache"
 
@@ -118,14 +117,8 @@ func (s *Store) before(t time.Time) bool {
 	return s.clock().Before(t)
 }
 
-// digest returns the SHA-256 of key without copying it.
-func digest(key string) [sha256.Size]byte {
-	// A string-to-[]byte conversion copies (and, for a key longer than 32
-	// bytes, allocates). Viewing the string's bytes in place is safe here:
-	// sha256.Sum256 only reads its argument, retains nothing, and the slice
-	// does not outlive this call, so the immutable string is never written.
-	return sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
-}
+// digest returns the SHA-256 of key without copying it (core.Digest).
+func digest(key string) [sha256.Size]byte { return core.Digest(key) }
 
 // get returns the entry under the digest k (string(digest[:])).
 func (s *Store) get(k string) (*entry, bool) {

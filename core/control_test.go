@@ -56,3 +56,13 @@ func BenchmarkHasControlByteLoop(b *testing.B) {
 		}
 	}
 }
+
+func TestDigestAllocatesNothing(t *testing.T) {
+	key := "gNyOeM_AVevdct8vUHJFHO26auukRVkDltwXWzRgxDg"
+	if n := testing.AllocsPerRun(100, func() { _ = Digest(key) }); n != 0 {
+		t.Errorf("Digest allocates %v times per call", n)
+	}
+	if DigestHex("abc") != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Error("Digest is not SHA-256")
+	}
+}

@@ -8,19 +8,25 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Fingerprint returns the first 8 hex digits of the key's SHA-256: enough to
 // correlate log lines, far too little to recover or replay the key. It is the
 // most of a key that this project ever logs.
 func Fingerprint(key string) string {
-	sum := sha256.Sum256([]byte(key))
+	sum := Digest(key)
 	return hex.EncodeToString(sum[:4])
 }
 
 // Digest returns the full SHA-256 of key, the form in which stores and caches
-// keep keys.
-func Digest(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
+// keep keys. It runs on every lookup, so it hashes the key in place: a
+// string-to-[]byte conversion would copy it (and allocate, for keys over 32
+// bytes). Viewing the string's bytes is safe because sha256.Sum256 only reads
+// its argument and retains nothing, so the immutable string is never written.
+func Digest(key string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
+}
 
 // DigestHex is Digest in lowercase hex, as the SQL store keeps it.
 func DigestHex(key string) string {
