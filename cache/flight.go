@@ -19,6 +19,7 @@ type flight struct {
 	err     error
 	waiters int
 	cancel  context.CancelFunc
+	stale   *entry // the entry this flight rechecks; nil for a full lookup
 }
 
 // do joins the flight for k, starting it if there is none, and waits for its
@@ -40,9 +41,14 @@ func (s *Store) do(ctx context.Context, k, key string, stale *entry) (*core.Sand
 		}
 	}
 	f := s.flights[k]
-	if f == nil {
+	// Join only a flight that asks the store what this caller needs: a
+	// caller whose entry is past its horizon (stale == nil) must not take
+	// the answer of a status recheck of that entry, which cannot tell a
+	// revoked key. It starts its own flight; the other one finishes for its
+	// waiters (run removes only its own map slot).
+	if f == nil || f.stale != stale {
 		fctx, cancel := s.flightContext(ctx)
-		f = &flight{done: make(chan struct{}), cancel: cancel}
+		f = &flight{done: make(chan struct{}), cancel: cancel, stale: stale}
 		s.flights[k] = f
 		// The age of what this call finds is counted from now, before the
 		// store is asked: a status change after this instant is seen at

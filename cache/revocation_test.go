@@ -106,3 +106,56 @@ func TestInvalidateDuringStaleRecheck(t *testing.T) {
 		t.Errorf("old key after rotation + InvalidateSandbox: %v, want ErrNotFound (entries: %d)", err, c.Len())
 	}
 }
+
+// blockingStatus holds every status recheck until gate is closed.
+type blockingStatus struct {
+	*core.MemStore
+	gate, entered chan struct{}
+}
+
+func (b *blockingStatus) SandboxStatus(ctx context.Context, id string) (core.Status, error) {
+	b.entered <- struct{}{}
+	<-b.gate
+	return b.MemStore.SandboxStatus(ctx, id)
+}
+
+// TestPastHorizonCallerDoesNotJoinRecheck: a caller that finds the entry past
+// its max-stale horizon needs a full lookup; it must not share a status
+// recheck that began before the horizon passed (which would accept a key
+// rotated without invalidation).
+func TestPastHorizonCallerDoesNotJoinRecheck(t *testing.T) {
+	ctx := context.Background()
+	m := core.NewMemStore()
+	if err := m.Put("old-key", core.SandboxInfo{ID: "sb", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	bs := &blockingStatus{MemStore: m, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	clock := newClock()
+	c, err := cache.New(bs, cache.WithTTL(time.Second), cache.WithMaxStale(10*time.Second),
+		cache.WithCleanupInterval(0), cache.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.LookupSandbox(ctx, "old-key"); err != nil {
+		t.Fatal(err)
+	}
+	rotate(t, m, "sb", "new-key")
+	clock.Advance(9900 * time.Millisecond) // stale, inside the horizon: A rechecks the status
+	aDone := make(chan error, 1)
+	go func() { _, err := c.LookupSandbox(ctx, "old-key"); aDone <- err }()
+	<-bs.entered
+	clock.Advance(5 * time.Second) // past the horizon while A's recheck is in flight
+	bDone := make(chan error, 1)
+	go func() { _, err := c.LookupSandbox(ctx, "old-key"); bDone <- err }()
+	select {
+	case err := <-bDone:
+		if !errors.Is(err, core.ErrNotFound) {
+			t.Errorf("caller past the horizon: %v, want ErrNotFound from its own full lookup", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("caller past the horizon waited on the status recheck instead of a full lookup")
+	}
+	close(bs.gate)
+	<-aDone // began inside the horizon: either answer is allowed
+}
