@@ -46,7 +46,7 @@ func WithSkipper(skip func(*http.Request) bool) Option {
 }
 
 // WithSandboxParam makes Middleware also do what MatchURLParam(name) does —
-// answer 403 unless the accepted sandbox is the one chi.URLParam(r, name)
+// answer 403 unless the accepted sandbox is the one core.RouteParam(r, chi.URLParam(r, name))
 // names — in the same middleware. Mount it where chi knows the parameter
 // (r.With, or r.Use inside the r.Route that names it). A bound route needs a
 // sandbox: with WithCredentialsOptional an absent header is answered 401.
@@ -55,7 +55,7 @@ func WithSandboxParam(name string) Option {
 		if name == "" {
 			return errors.New("sandboxauth/chiauth: empty URL parameter name")
 		}
-		c.std = append(c.std, stdlib.WithRouteSandboxID(func(r *http.Request) string { return chi.URLParam(r, name) }))
+		c.std = append(c.std, stdlib.WithRouteSandboxID(func(r *http.Request) string { return core.RouteParam(r, chi.URLParam(r, name)) }))
 		return nil
 	}
 }
@@ -112,7 +112,7 @@ func MatchURLParam(name string, opts ...Option) (func(http.Handler) http.Handler
 	if err != nil {
 		return nil, err
 	}
-	return stdlib.MatchSandboxID(func(r *http.Request) string { return chi.URLParam(r, name) }, c.std...)
+	return stdlib.MatchSandboxID(func(r *http.Request) string { return core.RouteParam(r, chi.URLParam(r, name)) }, c.std...)
 }
 
 // Sandbox returns the sandbox the middleware accepted for r, and false when

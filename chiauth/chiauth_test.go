@@ -368,3 +368,28 @@ func TestConformanceBoundInMiddleware(t *testing.T) {
 		t.Error("empty parameter name accepted")
 	}
 }
+
+// TestBindingUnescapesRawPathParams: chi routes on RawPath when the path has
+// an escaped "/", handing out escaped parameters; the binding must compare
+// the id as the path names it, like net/http and gin.
+func TestBindingUnescapesRawPathParams(t *testing.T) {
+	store := core.NewMemStore()
+	if err := store.Put("k", core.SandboxInfo{ID: "sb/1", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := core.New(store)
+	must := mustFor(t)
+	r := chi.NewRouter()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
+	r.With(must(chiauth.Middleware(v)), must(chiauth.MatchURLParam("id"))).Get("/a/{id}", ok)
+	r.With(must(chiauth.Middleware(v, chiauth.WithSandboxParam("id")))).Get("/b/{id}", ok)
+	for _, p := range []string{"/a/sb%2F1", "/b/sb%2F1"} {
+		req := httptest.NewRequest(http.MethodGet, p, nil)
+		req.Header.Set(core.HeaderName, "k")
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d %s, want 200", p, rec.Code, rec.Body)
+		}
+	}
+}

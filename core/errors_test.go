@@ -134,3 +134,25 @@ func TestRouteChecks(t *testing.T) {
 		t.Errorf("RequireOwner(nil) = %v", err)
 	}
 }
+
+func TestRouteParam(t *testing.T) {
+	plain := httptest.NewRequest(http.MethodGet, "/sandboxes/sb1", nil)
+	if got := core.RouteParam(plain, "sb1"); got != "sb1" {
+		t.Errorf("plain path: %q", got)
+	}
+	// With an escaped "/" the URL keeps a RawPath, and routers that match on
+	// it hand out escaped parameters.
+	raw := httptest.NewRequest(http.MethodGet, "/sandboxes/s%62%2F1", nil)
+	if raw.URL.RawPath == "" {
+		t.Fatal("test request has no RawPath")
+	}
+	if got := core.RouteParam(raw, "s%62%2F1"); got != "sb/1" {
+		t.Errorf("raw path: %q, want sb/1", got)
+	}
+	if got := core.RouteParam(raw, "bad%zz"); got != "bad%zz" {
+		t.Errorf("bad escape: %q, want it unchanged", got)
+	}
+	if got := core.RouteParam(nil, "x"); got != "x" {
+		t.Errorf("nil request: %q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -161,5 +162,17 @@ func TestStatusAndMode(t *testing.T) {
 	var nilInfo *core.SandboxInfo
 	if nilInfo.Clone() != nil {
 		t.Error("Clone(nil)")
+	}
+}
+
+func TestRedactLongestFormFirst(t *testing.T) {
+	// The quoted form of this key contains the raw key's tail ("b"), and the
+	// raw key is inside its path-escaped form: no order may leave pieces.
+	for _, key := range []string{`a"b`, `x y`, `q\"r`, `%41`} {
+		for _, text := range []string{fmt.Sprintf("%q", key), key, url.QueryEscape(key), url.PathEscape(key)} {
+			if got := core.Redact("err: "+text+" end", key); got != "err: [REDACTED] end" && got != `err: "[REDACTED]" end` {
+				t.Errorf("Redact(%q, key %q) = %q", text, key, got)
+			}
+		}
 	}
 }

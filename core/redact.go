@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -43,10 +44,12 @@ func Redact(s, key string) string {
 		return s
 	}
 	quoted := strconv.Quote(key)
-	for _, form := range []string{key, quoted[1 : len(quoted)-1], url.QueryEscape(key), url.PathEscape(key)} {
-		if form != "" {
-			s = strings.ReplaceAll(s, form, "[REDACTED]")
-		}
+	forms := []string{key, quoted[1 : len(quoted)-1], url.QueryEscape(key), url.PathEscape(key)}
+	// Longest first, so that replacing one form cannot break up a longer
+	// form that contains it and leave its pieces behind.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, form := range forms {
+		s = strings.ReplaceAll(s, form, "[REDACTED]")
 	}
 	return s
 }

@@ -1,5 +1,10 @@
 package core
 
+import (
+	"net/http"
+	"net/url"
+)
+
 // The route-level checks of SPEC §1.4. They take the sandbox an adapter put
 // in the request context (nil when there is none) and return nil or an *Error
 // to answer through the same table as every other rejection.
@@ -46,4 +51,20 @@ func CheckCaller(info *SandboxInfo, callerID string) error {
 		return &Error{Code: CodeOwnerMismatch, SandboxID: info.ID}
 	}
 	return nil
+}
+
+// RouteParam returns a route parameter as the path names it, unescaped.
+// Routers that match on r.URL.RawPath when it is set (chi, echo: a path with
+// an escaped "/") hand out parameters still percent-encoded, where net/http
+// and gin hand out "a/b" for "a%2Fb"; adapters pass their parameters through
+// RouteParam so that every router compares the same sandbox id. A value that
+// does not unescape is returned as is (and then matches no sandbox).
+func RouteParam(r *http.Request, v string) string {
+	if r == nil || r.URL == nil || r.URL.RawPath == "" {
+		return v
+	}
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
 }

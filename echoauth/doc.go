@@ -19,4 +19,8 @@
 // requests (status and headers only, no Content-Type). ErrorHandler renders
 // every *core.Error through the table regardless, and passes any other error
 // to echo's default handler.
+//
+// A custom HTTPErrorHandler must write a response: echo writes nothing after
+// it, so one that only logs would turn a rejection (even a 503) into an
+// empty 200. Delegate what you do not render yourself to ErrorHandler.
 package echoauth

@@ -92,7 +92,7 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 			}
 			if c.param != "" {
 				info, _ := core.SandboxFromContext(ctx)
-				if err := core.CheckSandboxID(info, ec.Param(c.param)); err != nil {
+				if err := core.CheckSandboxID(info, core.RouteParam(ec.Request(), ec.Param(c.param))); err != nil {
 					return reject(ec, err)
 				}
 			}
@@ -125,7 +125,7 @@ func MatchParam(name string, opts ...Option) (echo.MiddlewareFunc, error) {
 				return next(ec)
 			}
 			info, _ := Sandbox(ec)
-			if err := core.CheckSandboxID(info, ec.Param(name)); err != nil {
+			if err := core.CheckSandboxID(info, core.RouteParam(ec.Request(), ec.Param(name))); err != nil {
 				return reject(ec, err)
 			}
 			return next(ec)

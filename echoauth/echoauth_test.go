@@ -552,3 +552,30 @@ func TestConformanceBoundInMiddleware(t *testing.T) {
 		t.Error("empty parameter name accepted")
 	}
 }
+
+// TestBindingUnescapesRawPathParams: echo routes on RawPath when the path has
+// an escaped "/", handing out escaped parameters; the binding must compare
+// the id as the path names it, like net/http and gin.
+func TestBindingUnescapesRawPathParams(t *testing.T) {
+	store := core.NewMemStore()
+	if err := store.Put("k", core.SandboxInfo{ID: "sb/1", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := core.New(store)
+	auth, _ := echoauth.Middleware(v)
+	bind, _ := echoauth.MatchParam("id")
+	bound, _ := echoauth.Middleware(v, echoauth.WithSandboxParam("id"))
+	e := echo.New()
+	ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
+	e.GET("/a/:id", ok, auth, bind)
+	e.GET("/b/:id", ok, bound)
+	for _, p := range []string{"/a/sb%2F1", "/b/sb%2F1"} {
+		req := httptest.NewRequest(http.MethodGet, p, nil)
+		req.Header.Set(core.HeaderName, "k")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d %s, want 200", p, rec.Code, rec.Body)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path"
 	"regexp"
 	"time"
@@ -105,7 +104,7 @@ func chiRouter(v *core.Validator, a *app) (http.Handler, error) {
 	r.MethodNotAllowed(notFound)
 	for _, rt := range a.routes() {
 		h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			rt.h(w, req, func(name string) string { return unescapeParam(req, chi.URLParam(req, name)) })
+			rt.h(w, req, func(name string) string { return core.RouteParam(req, chi.URLParam(req, name)) })
 		})
 		for _, m := range methods(rt.method) {
 			if rt.session {
@@ -168,7 +167,7 @@ func echoRouter(v *core.Validator, a *app) (http.Handler, error) {
 	}
 	for _, rt := range a.routes() {
 		h := func(c echo.Context) error {
-			rt.h(c.Response(), c.Request(), func(name string) string { return unescapeParam(c.Request(), c.Param(name)) })
+			rt.h(c.Response(), c.Request(), func(name string) string { return core.RouteParam(c.Request(), c.Param(name)) })
 			return nil
 		}
 		for _, m := range methods(rt.method) {
@@ -191,26 +190,13 @@ func methods(m string) []string {
 	return []string{m}
 }
 
-// unescapeParam unescapes a parameter of a router that matched on the raw
-// (escaped) path, which chi and echo do when the path has an escaped "/":
-// then "a%2Fb" names "a/b", as it does for ServeMux and gin.
-func unescapeParam(r *http.Request, v string) string {
-	if r.URL.RawPath == "" {
-		return v
-	}
-	if u, err := url.PathUnescape(v); err == nil {
-		return u
-	}
-	return v
-}
-
 // canonicalPaths answers 404 to a path that is not in canonical form
-// ("//x", "/a/../b"), which ServeMux would redirect and the other routers
-// would not: every framework then sees the same paths.
+// ("//x", "/a/../b", "/x/"), which ServeMux would redirect and the other
+// routers would route each their own way, and to OPTIONS, which echo alone
+// answers by itself: every framework then sees the same requests.
 func canonicalPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if c := path.Clean(p); c != p && c+"/" != p {
+		if p := r.URL.Path; path.Clean(p) != p || r.Method == http.MethodOptions {
 			notFound(w, r)
 			return
 		}

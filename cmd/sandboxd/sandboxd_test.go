@@ -181,9 +181,18 @@ func walkthrough(t *testing.T, in *instance) []string {
 	note("head", r)
 	r = in.do("HEAD", secretsPath(id), "")
 	note("head without key", r)
-	for _, p := range []string{"/healthz/", secretsPath(id) + "/", "//healthz", "/HEALTHZ", "/api/v1/sandboxes/" + id + "/settings/../settings/secrets"} {
-		note("odd path "+strings.ReplaceAll(p, id, "ID"), in.do("GET", p, "", core.HeaderName, key))
+	for _, c := range []struct{ label, path string }{
+		{"trailing slash", "/healthz/"},
+		{"secrets trailing slash", secretsPath(id) + "/"},
+		{"secret trailing slash", secretsPath(id) + "/GITHUB_TOKEN/"},
+		{"double slash", "//healthz"},
+		{"upper case", "/HEALTHZ"},
+		{"dot-dot", "/api/v1/sandboxes/" + id + "/settings/../settings/secrets"},
+		{"escaped id", "/api/v1/sandboxes/%" + fmt.Sprintf("%X", id[0]) + id[1:] + "/settings/secrets"},
+	} {
+		note("odd path: "+c.label, in.do("GET", c.path, "", core.HeaderName, key))
 	}
+	note("options", in.do("OPTIONS", secretsPath(id), "", core.HeaderName, key))
 	r = in.do("POST", "/admin/sandboxes", "{}", "Authorization", "bearer "+adminToken)
 	expect(t, "lower-case bearer scheme", r, 201, "")
 	r = in.do("GET", secretsPath(other), "", core.HeaderName, key)
