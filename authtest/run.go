@@ -16,7 +16,9 @@ import (
 // minute, so that repeated requests are cache hits); and under "recheck/"
 // with a TTL of a nanosecond, so that every repeated request takes the
 // stale-entry status recheck. All variants must give the same answers;
-// "cached/" adds the cases that pin the cache's own promises.
+// "cached/" adds the cases that pin the cache's own promises. Under
+// "identity/" the same requests go to the net/http adapter and to the
+// factory's handler, whose status, headers and body bytes must be equal.
 // Each case gets its own store, validator and httptest.Server, and runs in
 // parallel with the others.
 func Run(t *testing.T, factory Factory, opts ...Option) {
@@ -28,6 +30,7 @@ func Run(t *testing.T, factory Factory, opts ...Option) {
 	for _, o := range opts {
 		o(&base)
 	}
+	t.Run("identity", func(t *testing.T) { runIdentity(t, factory) })
 	for _, variant := range []string{"uncached", "cached", "recheck"} {
 		s := base
 		s.cached = variant != "uncached"

@@ -61,28 +61,6 @@ func TestConformanceWithErrorHandler(t *testing.T) {
 	})
 }
 
-// stdlibMux mounts the net/http adapter the same way, as the reference.
-func stdlibMux(t *testing.T, v *core.Validator, endpoint http.Handler) http.Handler {
-	t.Helper()
-	auth, err := stdlib.Middleware(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	optional, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bind, err := stdlib.MatchPathValue("sandbox_id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+authtest.PathProtected, auth(endpoint))
-	mux.Handle("GET "+authtest.PathOptional, optional(endpoint))
-	mux.Handle("GET "+authtest.PathSandboxPattern, auth(bind(endpoint)))
-	return mux
-}
-
 const (
 	keyRunning   = "sk-test-running-0123456789"
 	keyPaused    = "sk-test-paused-0123456789"
@@ -123,84 +101,6 @@ var endpoint = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintln(w, "anonymous")
 })
-
-// The headers the middleware and its error handlers control.
-var controlled = []string{"Content-Type", "Cache-Control", "X-Content-Type-Options", "Retry-After"}
-
-// TestByteIdentityWithStdlib sends the same requests to the net/http adapter
-// and to this one (echo's default error handler, then ErrorHandler) and
-// compares status, every header and the body bytes.
-func TestByteIdentityWithStdlib(t *testing.T) {
-	failing := core.StoreFunc(func(context.Context, string) (*core.SandboxInfo, error) {
-		return nil, errors.New("connection refused")
-	})
-	mem := newStore(t)
-	validators := map[string]*core.Validator{
-		"oss":  newValidator(t, mem),
-		"saas": newValidator(t, mem, core.WithMode(core.ModeSaaS)),
-		"down": newValidator(t, failing),
-	}
-	type request struct {
-		validator, path string
-		keys            []string
-		wantStatus      int
-	}
-	requests := []request{
-		{"oss", "/protected", nil, 401},
-		{"oss", "/protected", []string{""}, 401},
-		{"oss", "/protected", []string{keyRunning, keyRunning}, 401},
-		{"oss", "/protected", []string{strings.Repeat("k", 513)}, 401},
-		{"oss", "/protected", []string{"sk-unknown"}, 401},
-		{"oss", "/protected", []string{keyPaused}, 401},
-		{"saas", "/protected", []string{keyOwnerless}, 401},
-		{"down", "/protected", []string{keyRunning}, 503},
-		{"down", "/optional", []string{keyRunning}, 503},
-		{"oss", "/api/v1/sandboxes/sb3/settings/secrets", []string{keyRunning}, 403},
-		{"oss", "/api/v1/sandboxes/sb1/settings/secrets", nil, 401},
-		{"oss", "/protected", []string{keyRunning}, 200},
-		{"oss", "/optional", nil, 200},
-		{"down", "/optional", nil, 200},
-		{"oss", "/api/v1/sandboxes/sb1/settings/secrets", []string{keyRunning}, 200},
-	}
-	serve := func(h http.Handler, rq request) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, rq.path, nil)
-		for _, k := range rq.keys {
-			req.Header.Add(core.HeaderName, k)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-	for _, handler := range []struct {
-		name string
-		eh   echo.HTTPErrorHandler
-	}{{"default", nil}, {"ErrorHandler", echoauth.ErrorHandler}} {
-		for i, rq := range requests {
-			t.Run(fmt.Sprintf("%s/%d-%s-%s", handler.name, i, rq.validator, rq.path), func(t *testing.T) {
-				v := validators[rq.validator]
-				want := serve(stdlibMux(t, v, endpoint), rq)
-				got := serve(mount(t, v, endpoint, handler.eh), rq)
-				if want.Code != rq.wantStatus {
-					t.Fatalf("stdlib answered %d, the case expects %d: fix the case", want.Code, rq.wantStatus)
-				}
-				if got.Code != want.Code {
-					t.Errorf("status %d, stdlib %d", got.Code, want.Code)
-				}
-				if !maps.EqualFunc(got.Header(), want.Header(), func(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }) {
-					t.Errorf("headers\n echo   %v\n stdlib %v", got.Header(), want.Header())
-				}
-				for _, h := range controlled {
-					if got.Header().Get(h) != want.Header().Get(h) {
-						t.Errorf("%s = %q, stdlib %q", h, got.Header().Get(h), want.Header().Get(h))
-					}
-				}
-				if got.Body.String() != want.Body.String() {
-					t.Errorf("body\n echo   %q\n stdlib %q", got.Body.String(), want.Body.String())
-				}
-			})
-		}
-	}
-}
 
 // ErrorHandler keeps the exact bytes where echo's default handler indents.
 func TestErrorHandlerExactInDebugAndPretty(t *testing.T) {

@@ -17,7 +17,6 @@ import (
 	"github.com/sandboxauth/sandboxauth/authtest"
 	"github.com/sandboxauth/sandboxauth/core"
 	"github.com/sandboxauth/sandboxauth/ginauth"
-	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
 func TestMain(m *testing.M) {
@@ -59,28 +58,6 @@ func factory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handle
 }
 
 func TestConformance(t *testing.T) { authtest.Run(t, factory) }
-
-// stdlibMux mounts the net/http adapter the same way, for byte comparison.
-func stdlibMux(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
-	t.Helper()
-	auth, err := stdlib.Middleware(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	optional, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bind, err := stdlib.MatchPathValue("sandbox_id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+authtest.PathProtected, auth(endpoint))
-	mux.Handle("GET "+authtest.PathOptional, optional(endpoint))
-	mux.Handle("GET "+authtest.PathSandboxPattern, auth(bind(endpoint)))
-	return mux
-}
 
 // switchStore serves a MemStore, or fails every lookup while down is set.
 type switchStore struct {
@@ -124,68 +101,6 @@ func get(path string, keys ...string) *http.Request {
 		r.Header.Add(core.HeaderName, k)
 	}
 	return r
-}
-
-// TestByteIdenticalToStdlib sends the same requests to the net/http adapter
-// and to gin (default setup) and compares status, every header and the body.
-func TestByteIdenticalToStdlib(t *testing.T) {
-	store := newStore(t)
-	v := newValidator(t, store)
-	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info, ok := core.SandboxFromContext(r.Context())
-		w.Header().Set("Content-Type", "text/plain")
-		if ok {
-			_, _ = io.WriteString(w, "hello "+info.ID)
-		}
-	})
-	ref := stdlibMux(t, v, endpoint)
-	eng := newEngine(t, v, endpoint, io.Discard)
-
-	cases := []struct {
-		name   string
-		req    func() *http.Request
-		down   bool
-		status int
-	}{
-		{"missing", func() *http.Request { return get("/protected") }, false, 401},
-		{"empty", func() *http.Request { return get("/protected", "") }, false, 401},
-		{"duplicate", func() *http.Request { return get("/protected", "k-run", "k-run") }, false, 401},
-		{"unknown", func() *http.Request { return get("/protected", "nope") }, false, 401},
-		{"paused", func() *http.Request { return get("/protected", "k-paused") }, false, 401},
-		{"store down", func() *http.Request { return get("/protected", "k-run") }, true, 503},
-		{"optional store down", func() *http.Request { return get("/optional", "k-run") }, true, 503},
-		{"route mismatch", func() *http.Request { return get("/api/v1/sandboxes/sb2/settings/secrets", "k-run") }, false, 403},
-		{"route missing key", func() *http.Request { return get("/api/v1/sandboxes/sb1/settings/secrets") }, false, 401},
-		{"accepted", func() *http.Request { return get("/protected", "k-run") }, false, 200},
-		{"route accepted", func() *http.Request { return get("/api/v1/sandboxes/sb1/settings/secrets", "k-run") }, false, 200},
-		{"optional absent", func() *http.Request { return get("/optional") }, false, 200},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			store.down.Store(c.down)
-			defer store.down.Store(false)
-			want, got := httptest.NewRecorder(), httptest.NewRecorder()
-			ref.ServeHTTP(want, c.req())
-			eng.ServeHTTP(got, c.req())
-			if want.Code != c.status {
-				t.Fatalf("stdlib answered %d, want %d: the case tests nothing", want.Code, c.status)
-			}
-			if got.Code != want.Code {
-				t.Errorf("status: gin %d, stdlib %d", got.Code, want.Code)
-			}
-			for _, h := range []string{"Content-Type", "Cache-Control", "X-Content-Type-Options", "Retry-After"} {
-				if g, w := got.Header().Values(h), want.Header().Values(h); strings.Join(g, "\x00") != strings.Join(w, "\x00") {
-					t.Errorf("%s: gin %q, stdlib %q", h, g, w)
-				}
-			}
-			if len(got.Header()) != len(want.Header()) {
-				t.Errorf("header set: gin %v, stdlib %v", got.Header(), want.Header())
-			}
-			if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
-				t.Errorf("body: gin %q, stdlib %q", got.Body.Bytes(), want.Body.Bytes())
-			}
-		})
-	}
 }
 
 // TestRejectionRecordedAndAborted pins the gin way of rejecting: the error

@@ -1,0 +1,136 @@
+package authtest
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/stdlib"
+)
+
+// referenceFactory mounts the net/http adapter on a ServeMux: the answers
+// every other adapter must reproduce byte for byte.
+func referenceFactory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+	auth, err := stdlib.Middleware(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	optional, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind, err := stdlib.MatchPathValue("sandbox_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+PathProtected, auth(endpoint))
+	mux.Handle("GET "+PathOptional, optional(endpoint))
+	mux.Handle("GET "+PathSandboxPattern, auth(bind(endpoint)))
+	return mux
+}
+
+// controlledHeaders are the headers the error table sets.
+var controlledHeaders = []string{"Content-Type", "Cache-Control", "X-Content-Type-Options", "Retry-After"}
+
+// runIdentity sends the same requests to the reference (the net/http
+// adapter) and to the factory's handler and requires the same status, the
+// same header map and the same body bytes: "on the default setup of every
+// framework the answer is byte-identical".
+func runIdentity(t *testing.T, factory Factory) {
+	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, _ := core.SandboxFromContext(r.Context())
+		if err := handlerChecks(r, info); err != nil {
+			core.WriteError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		id := "anonymous"
+		if info != nil {
+			id = info.ID
+		}
+		_, _ = w.Write([]byte("hello " + id))
+	})
+	validators := map[string]func(t *testing.T) *core.Validator{
+		"oss": func(t *testing.T) *core.Validator { return newValidator(t, newFixtureStore(t)) },
+		"saas": func(t *testing.T) *core.Validator {
+			return newValidator(t, newFixtureStore(t), core.WithMode(core.ModeSaaS))
+		},
+		"down": func(t *testing.T) *core.Validator {
+			return newValidator(t, core.StoreFunc(func(context.Context, string) (*core.SandboxInfo, error) {
+				return nil, errBackend
+			}))
+		},
+	}
+	for _, c := range []struct {
+		name, validator, path string
+		keys                  []string
+		status                int
+	}{
+		{"missing", "oss", PathProtected, nil, 401},
+		{"empty", "oss", PathProtected, []string{""}, 401},
+		{"duplicate", "oss", PathProtected, []string{KeyRunning, KeyRunning}, 401},
+		{"oversized", "oss", PathProtected, []string{strings.Repeat("k", core.DefaultMaxKeyLength+1)}, 401},
+		{"unknown", "oss", PathProtected, []string{KeyUnknown}, 401},
+		{"paused", "oss", PathProtected, []string{KeyFor(core.StatusPaused)}, 401},
+		{"saas-no-user", "saas", PathProtected, []string{KeyOwnerless}, 401},
+		{"store-down", "down", PathProtected, []string{KeyRunning}, 503},
+		{"store-down-optional", "down", PathOptional, []string{KeyRunning}, 503},
+		{"mismatch", "oss", SandboxPath(SandboxOwnerless), []string{KeyRunning}, 403},
+		{"bound-no-key", "oss", SandboxPath(SandboxRunning), nil, 401},
+		{"owner-required", "oss", PathProtected + "?require_owner", []string{KeyOwnerless}, 401},
+		{"dual-auth-other", "oss", PathProtected + "?caller=user-2", []string{KeyRunning}, 403},
+		{"accepted", "oss", PathProtected, []string{KeyRunning}, 200},
+		{"accepted-bound", "oss", SandboxPath(SandboxRunning), []string{KeyRunning}, 200},
+		{"optional-absent", "oss", PathOptional, nil, 200},
+		{"optional-absent-store-down", "down", PathOptional, nil, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := validators[c.validator](t)
+			var recs [2]*httptest.ResponseRecorder
+			for i, h := range []http.Handler{referenceFactory(t, v, endpoint), factory(t, v, endpoint)} {
+				req := httptest.NewRequest(http.MethodGet, c.path, nil)
+				for _, k := range c.keys {
+					req.Header.Add(core.HeaderName, k)
+				}
+				recs[i] = httptest.NewRecorder()
+				h.ServeHTTP(recs[i], req)
+			}
+			ref, got := recs[0], recs[1]
+			if ref.Code != c.status {
+				t.Fatalf("the reference answered %d, want %d: the case tests nothing", ref.Code, c.status)
+			}
+			if got.Code != ref.Code {
+				t.Errorf("status %d, net/http adapter %d", got.Code, ref.Code)
+			}
+			if !reflect.DeepEqual(got.Header(), ref.Header()) {
+				t.Errorf("headers:\n got       %v\n net/http  %v", got.Header(), ref.Header())
+			}
+			for _, h := range controlledHeaders {
+				if got.Header().Get(h) != ref.Header().Get(h) {
+					t.Errorf("%s: %q, net/http adapter %q", h, got.Header().Get(h), ref.Header().Get(h))
+				}
+			}
+			if got.Body.String() != ref.Body.String() {
+				t.Errorf("body:\n got      %q\n net/http %q", got.Body, ref.Body)
+			}
+		})
+	}
+}
+
+// newValidator builds a validator that logs nowhere.
+func newValidator(t *testing.T, s core.Store, opts ...core.Option) *core.Validator {
+	t.Helper()
+	v, err := core.New(s, append([]core.Option{core.WithLogger(discardLogger)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)
