@@ -77,37 +77,21 @@ func (m *Memory) CreateSandbox(ctx context.Context, n NewSandbox) (core.SandboxI
 	if err := ctx.Err(); err != nil {
 		return core.SandboxInfo{}, "", err
 	}
-	n, err := n.normalize()
+	info, key, _, err := newSandbox(n)
 	if err != nil {
 		return core.SandboxInfo{}, "", err
-	}
-	id, err := newID()
-	if err != nil {
-		return core.SandboxInfo{}, "", err
-	}
-	key, _, err := newKey()
-	if err != nil {
-		return core.SandboxInfo{}, "", err
-	}
-	info := core.SandboxInfo{
-		ID:              id,
-		CreatedByUserID: n.Owner,
-		SandboxSpecID:   n.SpecID,
-		Status:          n.Status,
-		StatusDetail:    n.StatusDetail,
-		CreatedAt:       now(),
 	}
 	d := core.Digest(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, dup := m.byID[id]; dup {
+	if _, dup := m.byID[info.ID]; dup {
 		return core.SandboxInfo{}, "", errDuplicate
 	}
 	if _, dup := m.byKey[d]; dup {
 		return core.SandboxInfo{}, "", errDuplicate
 	}
-	m.byID[id] = &memSandbox{info: info, key: d}
-	m.byKey[d] = id
+	m.byID[info.ID] = &memSandbox{info: info, key: d}
+	m.byKey[d] = info.ID
 	return info, key, nil
 }
 

@@ -311,25 +311,9 @@ func (s *SQL) SandboxStatus(ctx context.Context, sandboxID string) (core.Status,
 
 // CreateSandbox implements Backend.
 func (s *SQL) CreateSandbox(ctx context.Context, n NewSandbox) (core.SandboxInfo, string, error) {
-	n, err := n.normalize()
+	info, key, digest, err := newSandbox(n)
 	if err != nil {
 		return core.SandboxInfo{}, "", err
-	}
-	id, err := newID()
-	if err != nil {
-		return core.SandboxInfo{}, "", err
-	}
-	key, digest, err := newKey()
-	if err != nil {
-		return core.SandboxInfo{}, "", err
-	}
-	info := core.SandboxInfo{
-		ID:              id,
-		CreatedByUserID: n.Owner,
-		SandboxSpecID:   n.SpecID,
-		Status:          n.Status,
-		StatusDetail:    n.StatusDetail,
-		CreatedAt:       now(),
 	}
 	if _, err := s.db.ExecContext(ctx, s.q.insert, info.ID, info.CreatedByUserID, info.SandboxSpecID,
 		string(info.Status), info.StatusDetail, s.timeArg(info.CreatedAt), digest); err != nil {

@@ -191,3 +191,26 @@ func checkSecret(user, name, value, description string) error {
 // with 128-bit ids and 256-bit keys does not happen; it exists so that such a
 // collision could never overwrite another sandbox.
 var errDuplicate = errors.New("sandboxauth/store: generated id or key collides with an existing one")
+
+// newSandbox validates n and makes the record, key and key digest of a new
+// sandbox: what every Backend's CreateSandbox stores.
+func newSandbox(n NewSandbox) (info core.SandboxInfo, key, digest string, err error) {
+	if n, err = n.normalize(); err != nil {
+		return info, "", "", err
+	}
+	id, err := newID()
+	if err != nil {
+		return info, "", "", err
+	}
+	if key, digest, err = newKey(); err != nil {
+		return info, "", "", err
+	}
+	return core.SandboxInfo{
+		ID:              id,
+		CreatedByUserID: n.Owner,
+		SandboxSpecID:   n.SpecID,
+		Status:          n.Status,
+		StatusDetail:    n.StatusDetail,
+		CreatedAt:       now(),
+	}, key, digest, nil
+}
