@@ -13,9 +13,10 @@ import (
 	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
-// referenceFactory mounts the net/http adapter on a ServeMux: the answers
-// every other adapter must reproduce byte for byte.
-func referenceFactory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+// NetHTTP is the Factory of the net/http adapter (package stdlib) on a Go
+// 1.22 ServeMux. It is the reference of the suite's "identity/" cases: the
+// answers every other adapter must reproduce byte for byte.
+func NetHTTP(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
 	auth, err := stdlib.Middleware(v)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func runIdentity(t *testing.T, factory Factory) {
 		t.Run(c.name, func(t *testing.T) {
 			v := validators[c.validator](t)
 			var recs [2]*httptest.ResponseRecorder
-			for i, h := range []http.Handler{referenceFactory(t, v, endpoint), factory(t, v, endpoint)} {
+			for i, h := range []http.Handler{NetHTTP(t, v, endpoint), factory(t, v, endpoint)} {
 				req := httptest.NewRequest(http.MethodGet, c.path, nil)
 				for _, k := range c.keys {
 					req.Header.Add(core.HeaderName, k)

@@ -10,28 +10,8 @@ import (
 	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
-// factory mounts the stdlib adapter on a Go 1.22 ServeMux.
-func factory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
-	auth, err := stdlib.Middleware(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	optional, err := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bind, err := stdlib.MatchPathValue("sandbox_id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+authtest.PathProtected, auth(endpoint))
-	mux.Handle("GET "+authtest.PathOptional, optional(endpoint))
-	mux.Handle("GET "+authtest.PathSandboxPattern, auth(bind(endpoint)))
-	return mux
-}
-
-func TestConformance(t *testing.T) { authtest.Run(t, factory) }
+// The suite's reference factory is this adapter on a ServeMux.
+func TestConformance(t *testing.T) { authtest.Run(t, authtest.NetHTTP) }
 
 func newValidator(t *testing.T) *core.Validator {
 	t.Helper()
