@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,5 +155,18 @@ func TestRouteParam(t *testing.T) {
 	}
 	if got := core.RouteParam(nil, "x"); got != "x" {
 		t.Errorf("nil request: %q", got)
+	}
+}
+
+func TestCheckContextSandboxID(t *testing.T) {
+	ctx := core.WithSandbox(context.Background(), &core.SandboxInfo{ID: "sb1", Status: core.StatusRunning})
+	if err := core.CheckContextSandboxID(ctx, "sb1"); err != nil {
+		t.Errorf("match: %v", err)
+	}
+	if err := core.CheckContextSandboxID(ctx, "sb2"); !errors.Is(err, core.ErrSandboxMismatch) {
+		t.Errorf("mismatch: %v", err)
+	}
+	if err := core.CheckContextSandboxID(context.Background(), "sb1"); !errors.Is(err, core.ErrMissingKey) {
+		t.Errorf("no sandbox: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 )
@@ -21,6 +22,13 @@ func CheckSandboxID(info *SandboxInfo, routeSandboxID string) error {
 		return &Error{Code: CodeSandboxMismatch, SandboxID: info.ID}
 	}
 	return nil
+}
+
+// CheckContextSandboxID is CheckSandboxID on the sandbox an adapter stored
+// in ctx: what every adapter's route binding does.
+func CheckContextSandboxID(ctx context.Context, routeSandboxID string) error {
+	info, _ := SandboxFromContext(ctx)
+	return CheckSandboxID(info, routeSandboxID)
 }
 
 // RequireOwner returns the sandbox's owner for routes that act on the

@@ -91,8 +91,7 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 				return reject(ec, err)
 			}
 			if c.param != "" {
-				info, _ := core.SandboxFromContext(ctx)
-				if err := core.CheckSandboxID(info, core.RouteParam(ec.Request(), ec.Param(c.param))); err != nil {
+				if err := core.CheckContextSandboxID(ctx, core.RouteParam(r, ec.Param(c.param))); err != nil {
 					return reject(ec, err)
 				}
 			}
@@ -124,8 +123,8 @@ func MatchParam(name string, opts ...Option) (echo.MiddlewareFunc, error) {
 			if c.skipper != nil && c.skipper(ec) {
 				return next(ec)
 			}
-			info, _ := Sandbox(ec)
-			if err := core.CheckSandboxID(info, core.RouteParam(ec.Request(), ec.Param(name))); err != nil {
+			r := ec.Request()
+			if err := core.CheckContextSandboxID(r.Context(), core.RouteParam(r, ec.Param(name))); err != nil {
 				return reject(ec, err)
 			}
 			return next(ec)

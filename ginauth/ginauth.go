@@ -126,8 +126,7 @@ func Middleware(v *core.Validator, opts ...Option) (gin.HandlerFunc, error) {
 			return
 		}
 		if cfg.param != "" {
-			info, _ := core.SandboxFromContext(ctx)
-			if err := core.CheckSandboxID(info, c.Param(cfg.param)); err != nil {
+			if err := core.CheckContextSandboxID(ctx, c.Param(cfg.param)); err != nil {
 				cfg.reject(c, err)
 				return
 			}
@@ -154,8 +153,7 @@ func MatchParam(name string, opts ...Option) (gin.HandlerFunc, error) {
 		if cfg.skipper != nil && cfg.skipper(c) {
 			return
 		}
-		info, _ := Sandbox(c)
-		if err := core.CheckSandboxID(info, c.Param(name)); err != nil {
+		if err := core.CheckContextSandboxID(c.Request.Context(), c.Param(name)); err != nil {
 			cfg.reject(c, err)
 		}
 	}, nil

@@ -144,8 +144,7 @@ func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Hand
 				return
 			}
 			if c.routeID != nil {
-				info, _ := core.SandboxFromContext(ctx)
-				if err := core.CheckSandboxID(info, c.routeID(r)); err != nil {
+				if err := core.CheckContextSandboxID(ctx, c.routeID(r)); err != nil {
 					c.reject(w, r, err)
 					return
 				}
@@ -187,8 +186,7 @@ func MatchSandboxID(routeID func(*http.Request) string, opts ...Option) (func(ht
 				next.ServeHTTP(w, r)
 				return
 			}
-			info, _ := core.SandboxFromContext(r.Context())
-			if err := core.CheckSandboxID(info, routeID(r)); err != nil {
+			if err := core.CheckContextSandboxID(r.Context(), routeID(r)); err != nil {
 				c.reject(w, r, err)
 				return
 			}
