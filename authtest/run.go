@@ -12,7 +12,7 @@ import (
 
 // Run runs every conformance case against the handlers factory builds,
 // three times: under "uncached/" with the validator straight on the suite's
-// store; under "cached/" with that store behind a cache.Store (TTL one
+// store; under "cached/" with that store behind a cache.Cache (TTL one
 // minute, so that repeated requests are cache hits); and under "recheck/"
 // with a TTL of a nanosecond, so that every repeated request takes the
 // stale-entry status recheck. All variants must give the same answers;

@@ -21,7 +21,7 @@ import (
 type suite struct {
 	factory Factory
 	wrap    StoreWrapper
-	cached  bool // the "cached/" and "recheck/" variants: a cache.Store in front of the store
+	cached  bool // the "cached/" and "recheck/" variants: a cache.Cache in front of the store
 	recheck bool // the "recheck/" variant: every entry is stale at once
 }
 
@@ -34,7 +34,7 @@ type env struct {
 	t        *testing.T
 	probe    *probeStore
 	mem      *core.MemStore
-	cache    *cache.Store // nil in the "uncached/" variant
+	cache    *cache.Cache // nil in the "uncached/" variant
 	logs     *logBuffer
 	srvLogs  *logBuffer
 	srv      *httptest.Server

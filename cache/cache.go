@@ -14,7 +14,7 @@ import (
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
-// ErrClosed is returned by the lookups of a closed Store. It is a backend
+// ErrClosed is returned by the lookups of a closed Cache. It is a backend
 // failure to the validator: 503, never 401 and never 200.
 var ErrClosed = errors.New("sandboxauth/cache: cache is closed")
 
@@ -22,11 +22,11 @@ var ErrClosed = errors.New("sandboxauth/cache: cache is closed")
 // not implement core.StatusStore.
 var ErrNoStatusLookup = errors.New("sandboxauth/cache: the inner store has no status lookup")
 
-// Store is a caching decorator around a core.Store. It implements
+// Cache is a caching decorator around a core.Store. It implements
 // core.Store, core.StatusStore (passed through to the inner store) and
 // core.MemoryStore (the validator's allocation-free fast path). Build one with
 // New, hand it to core.New, and Close it when done.
-type Store struct {
+type Cache struct {
 	inner   core.Store
 	status  core.StatusStore // inner as a StatusStore, or nil
 	ttl     time.Duration
@@ -56,11 +56,11 @@ type entry struct {
 	staleUntil time.Time
 }
 
-// New returns a Store that caches the accepted lookups of store. Defaults are
+// New returns a Cache that caches the accepted lookups of store. Defaults are
 // set first, then opts are applied and validated; the first invalid option
 // is returned. Unless WithCleanupInterval(0) is given, New starts one cleanup
 // goroutine, which Close stops.
-func New(store core.Store, opts ...Option) (*Store, error) {
+func New(store core.Store, opts ...Option) (*Cache, error) {
 	if store == nil {
 		return nil, errors.New("sandboxauth/cache: nil store")
 	}
@@ -68,7 +68,7 @@ func New(store core.Store, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
+	s := &Cache{
 		inner:   store,
 		ttl:     c.ttl,
 		stale:   c.maxStale,
@@ -93,24 +93,24 @@ func New(store core.Store, opts ...Option) (*Store, error) {
 
 // TTL returns how long an entry is served without a store call: the
 // staleness bound when nothing invalidates.
-func (s *Store) TTL() time.Duration { return s.ttl }
+func (s *Cache) TTL() time.Duration { return s.ttl }
 
 // MaxStale returns the age up to which a stale entry is rechecked.
-func (s *Store) MaxStale() time.Duration { return s.stale }
+func (s *Cache) MaxStale() time.Duration { return s.stale }
 
-// now reads the Store's clock.
-func (s *Store) now() time.Time {
+// now reads the Cache's clock.
+func (s *Cache) now() time.Time {
 	if s.clock == nil {
 		return time.Now()
 	}
 	return s.clock()
 }
 
-// before reports whether the Store's clock is before t. With the real clock
+// before reports whether the Cache's clock is before t. With the real clock
 // it is time.Until, which reads only the monotonic clock when t carries a
 // monotonic reading (every time the real clock made does): half the cost of
 // time.Now, which also reads the wall clock, on the hit path.
-func (s *Store) before(t time.Time) bool {
+func (s *Cache) before(t time.Time) bool {
 	if s.clock == nil {
 		return time.Until(t) > 0
 	}
@@ -121,7 +121,7 @@ func (s *Store) before(t time.Time) bool {
 func digest(key string) [sha256.Size]byte { return core.Digest(key) }
 
 // get returns the entry under the digest k (string(digest[:])).
-func (s *Store) get(k string) (*entry, bool) {
+func (s *Cache) get(k string) (*entry, bool) {
 	v, ok := s.entries.Get(k)
 	if !ok {
 		return nil, false
@@ -133,7 +133,7 @@ func (s *Store) get(k string) (*entry, bool) {
 // PeekSandbox implements core.MemoryStore: it returns the record of a FRESH
 // entry for key without I/O, and false otherwise (stale, absent, closed).
 // The record is shared: the caller must neither modify nor retain it.
-func (s *Store) PeekSandbox(key string) (*core.SandboxInfo, bool) {
+func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 	if s.closed.Load() {
 		return nil, false
 	}
@@ -149,7 +149,7 @@ func (s *Store) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 // a stale one is rechecked with the store; a miss is a full lookup. Misses
 // and rechecks of one key share a single store call. The returned record is
 // the caller's own copy.
-func (s *Store) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
+func (s *Cache) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -176,7 +176,7 @@ func (s *Store) LookupSandbox(ctx context.Context, key string) (*core.SandboxInf
 
 // SandboxStatus implements core.StatusStore by passing the call through to
 // the inner store; ErrNoStatusLookup if the inner store has no such lookup.
-func (s *Store) SandboxStatus(ctx context.Context, sandboxID string) (core.Status, error) {
+func (s *Cache) SandboxStatus(ctx context.Context, sandboxID string) (core.Status, error) {
 	if s.status == nil {
 		return "", ErrNoStatusLookup
 	}
@@ -185,7 +185,7 @@ func (s *Store) SandboxStatus(ctx context.Context, sandboxID string) (core.Statu
 
 // Invalidate drops the entry of key, if any. When it returns, no request for
 // key is served from the cache until a new store call has resolved it.
-func (s *Store) Invalidate(key string) {
+func (s *Cache) Invalidate(key string) {
 	d := digest(key)
 	k := string(d[:])
 	s.mu.Lock()
@@ -201,7 +201,7 @@ func (s *Store) Invalidate(key string) {
 // InvalidateSandbox drops every entry of the sandbox id (a sandbox may have
 // several keys). When it returns, no request for that sandbox is served from
 // the cache, and no lookup that began before it can store its result.
-func (s *Store) InvalidateSandbox(id string) {
+func (s *Cache) InvalidateSandbox(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
@@ -211,7 +211,7 @@ func (s *Store) InvalidateSandbox(id string) {
 
 // Flush drops every entry, as a change feed does when it reconnects and may
 // have missed notifications.
-func (s *Store) Flush() {
+func (s *Cache) Flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
@@ -222,12 +222,12 @@ func (s *Store) Flush() {
 
 // Len returns the number of entries held, including expired ones that the
 // cleanup has not dropped yet.
-func (s *Store) Len() int { return s.entries.ItemCount() }
+func (s *Cache) Len() int { return s.entries.ItemCount() }
 
 // Close stops the cleanup goroutine (waiting for it), cancels the store
-// calls in progress and drops every entry. Lookups on a closed Store fail
+// calls in progress and drops every entry. Lookups on a closed Cache fail
 // with ErrClosed. Close is idempotent and always returns nil.
-func (s *Store) Close() error {
+func (s *Cache) Close() error {
 	s.shutdown.Do(func() {
 		s.mu.Lock()
 		s.closed.Store(true)
@@ -249,7 +249,7 @@ func (s *Store) Close() error {
 
 // putLocked stores info (RUNNING) under k, fresh for a TTL from start and
 // rechecked until horizon (never later than fresh: then a full lookup).
-func (s *Store) putLocked(k string, info *core.SandboxInfo, start, horizon time.Time) {
+func (s *Cache) putLocked(k string, info *core.SandboxInfo, start, horizon time.Time) {
 	if old, ok := s.get(k); ok && old.info.ID != info.ID {
 		s.unindexLocked(old.info.ID, k)
 	}
@@ -266,7 +266,7 @@ func (s *Store) putLocked(k string, info *core.SandboxInfo, start, horizon time.
 	keys[k] = struct{}{}
 }
 
-func (s *Store) unindexLocked(id, k string) {
+func (s *Cache) unindexLocked(id, k string) {
 	if keys := s.index[id]; keys != nil {
 		delete(keys, k)
 		if len(keys) == 0 {
@@ -275,7 +275,7 @@ func (s *Store) unindexLocked(id, k string) {
 	}
 }
 
-func (s *Store) evictSandboxLocked(id string) {
+func (s *Cache) evictSandboxLocked(id string) {
 	for k := range s.index[id] {
 		if e, ok := s.get(k); ok && e.info.ID == id {
 			s.entries.Delete(k)
@@ -285,7 +285,7 @@ func (s *Store) evictSandboxLocked(id string) {
 }
 
 // cleanupLoop drops old entries every interval until Close.
-func (s *Store) cleanupLoop(interval time.Duration) {
+func (s *Cache) cleanupLoop(interval time.Duration) {
 	defer close(s.stopped)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -299,9 +299,9 @@ func (s *Store) cleanupLoop(interval time.Duration) {
 	}
 }
 
-// cleanup drops the entries that are past max-stale by the Store's clock and
+// cleanup drops the entries that are past max-stale by the Cache's clock and
 // prunes the sandbox index.
-func (s *Store) cleanup() {
+func (s *Cache) cleanup() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, keys := range s.index {
@@ -324,7 +324,7 @@ func (s *Store) cleanup() {
 // storeCall is the store call of a flight: a status recheck of stale, or a
 // full lookup of key when stale is nil or the inner store has no status
 // lookup. A panicking store becomes an error that does not carry the key.
-func (s *Store) storeCall(ctx context.Context, key string, stale *entry) (info *core.SandboxInfo, err error) {
+func (s *Cache) storeCall(ctx context.Context, key string, stale *entry) (info *core.SandboxInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			info, err = nil, fmt.Errorf("sandboxauth/cache: store panicked: %s", core.Redact(fmt.Sprint(p), key))

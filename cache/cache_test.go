@@ -159,7 +159,7 @@ func TestStaleRecheck(t *testing.T) {
 	for _, withStatus := range []bool{true, false} {
 		t.Run(fmt.Sprintf("status-lookup=%v", withStatus), func(t *testing.T) {
 			// fill caches key1a and key1b at t0 and moves the clock to t0+TTL (stale).
-			fill := func(t *testing.T) (*testStore, *cache.Store, *core.Validator, *fakeClock) {
+			fill := func(t *testing.T) (*testStore, *cache.Cache, *core.Validator, *fakeClock) {
 				st := newTestStore(t)
 				var inner core.Store = st
 				if !withStatus {
@@ -357,7 +357,7 @@ func TestRealClock(t *testing.T) {
 }
 
 func TestInvalidation(t *testing.T) {
-	setup := func(t *testing.T) (*testStore, *cache.Store, *core.Validator) {
+	setup := func(t *testing.T) (*testStore, *cache.Cache, *core.Validator) {
 		st := newTestStore(t)
 		c := newCache(t, st, newClock())
 		v, _ := newValidator(t, c)
@@ -367,7 +367,7 @@ func TestInvalidation(t *testing.T) {
 		st.lookups.Store(0)
 		return st, c, v
 	}
-	cached := func(c *cache.Store, k string) bool { _, ok := c.PeekSandbox(k); return ok }
+	cached := func(c *cache.Cache, k string) bool { _, ok := c.PeekSandbox(k); return ok }
 
 	t.Run("Invalidate", func(t *testing.T) {
 		st, c, v := setup(t)
@@ -405,14 +405,14 @@ func TestInvalidation(t *testing.T) {
 // store its result after the invalidation returned, and a request after the
 // invalidation must not join that lookup.
 func TestInvalidationRace(t *testing.T) {
-	for name, invalidate := range map[string]func(*cache.Store){
-		"Invalidate":        func(c *cache.Store) { c.Invalidate(key1a) },
-		"InvalidateSandbox": func(c *cache.Store) { c.InvalidateSandbox("sb1") },
-		"Flush":             func(c *cache.Store) { c.Flush() },
+	for name, invalidate := range map[string]func(*cache.Cache){
+		"Invalidate":        func(c *cache.Cache) { c.Invalidate(key1a) },
+		"InvalidateSandbox": func(c *cache.Cache) { c.InvalidateSandbox("sb1") },
+		"Flush":             func(c *cache.Cache) { c.Flush() },
 	} {
 		// start begins a lookup of key1a that reads the sandbox and then
 		// blocks; the sandbox is paused and invalidate runs meanwhile.
-		start := func(t *testing.T) (*testStore, *cache.Store, *core.Validator, func(), chan error) {
+		start := func(t *testing.T) (*testStore, *cache.Cache, *core.Validator, func(), chan error) {
 			st := newTestStore(t)
 			c := newCache(t, st, newClock())
 			v, _ := newValidator(t, c)
@@ -460,7 +460,7 @@ func TestInvalidationRace(t *testing.T) {
 
 func TestOneStoreCallPerKey(t *testing.T) {
 	const n = 100
-	run := func(t *testing.T, st *testStore, c *cache.Store, v *core.Validator) {
+	run := func(t *testing.T, st *testStore, c *cache.Cache, v *core.Validator) {
 		t.Helper()
 		release := st.block()
 		defer release()

@@ -57,7 +57,7 @@
 // conformance suite requires, without failing the others), and it is bounded
 // by the earliest of the first caller's deadline and WithLookupTimeout.
 //
-// A Store is safe for concurrent use. Close stops its cleanup goroutine and
-// cancels in-flight lookups; a closed Store answers every lookup with
+// A Cache is safe for concurrent use. Close stops its cleanup goroutine and
+// cancels in-flight lookups; a closed Cache answers every lookup with
 // ErrClosed, which the validator turns into 503.
 package cache

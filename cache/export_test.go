@@ -4,7 +4,7 @@ package cache
 
 // WaitersFor returns how many callers wait on the store call of key in
 // progress, 0 if there is none.
-func (s *Store) WaitersFor(key string) int {
+func (s *Cache) WaitersFor(key string) int {
 	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -15,10 +15,10 @@ func (s *Store) WaitersFor(key string) int {
 }
 
 // RunCleanup runs one pass of the cleanup goroutine's work.
-func (s *Store) RunCleanup() { s.cleanup() }
+func (s *Cache) RunCleanup() { s.cleanup() }
 
 // EntryKeys returns the keys under which go-cache holds entries.
-func (s *Store) EntryKeys() []string {
+func (s *Cache) EntryKeys() []string {
 	var out []string
 	for k := range s.entries.Items() {
 		out = append(out, k)
@@ -27,7 +27,7 @@ func (s *Store) EntryKeys() []string {
 }
 
 // IndexedSandboxes returns how many sandboxes the index tracks.
-func (s *Store) IndexedSandboxes() int {
+func (s *Cache) IndexedSandboxes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.index)

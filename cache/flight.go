@@ -24,7 +24,7 @@ type flight struct {
 
 // do joins the flight for k, starting it if there is none, and waits for its
 // result or for ctx to end. The result is shared: callers copy it.
-func (s *Store) do(ctx context.Context, k, key string, stale *entry) (*core.SandboxInfo, error) {
+func (s *Cache) do(ctx context.Context, k, key string, stale *entry) (*core.SandboxInfo, error) {
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -78,7 +78,7 @@ func (s *Store) do(ctx context.Context, k, key string, stale *entry) (*core.Sand
 // flightContext derives the context of a shared store call from its first
 // caller's: the same values, none of its cancellation, and a deadline that is
 // the earlier of the caller's and the lookup timeout.
-func (s *Store) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *Cache) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	deadline := time.Now().Add(s.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -90,7 +90,7 @@ func (s *Store) flightContext(ctx context.Context) (context.Context, context.Can
 // RUNNING record unless an invalidation (or Close) happened since the flight
 // began (gen), and evicts the sandbox's entries when it learns the sandbox is
 // not running or gone.
-func (s *Store) run(ctx context.Context, f *flight, k, key string, stale *entry, gen uint64, start time.Time) {
+func (s *Cache) run(ctx context.Context, f *flight, k, key string, stale *entry, gen uint64, start time.Time) {
 	defer f.cancel()
 	info, err := s.storeCall(ctx, key, stale)
 

@@ -183,7 +183,7 @@ type lookupOnly struct{ core.Store }
 
 // newCache builds a cache over inner with a fake clock and no cleanup
 // goroutine unless opts say otherwise, closed at the end of the test.
-func newCache(t testing.TB, inner core.Store, clock *fakeClock, opts ...cache.Option) *cache.Store {
+func newCache(t testing.TB, inner core.Store, clock *fakeClock, opts ...cache.Option) *cache.Cache {
 	t.Helper()
 	base := []cache.Option{cache.WithTTL(time.Second), cache.WithMaxStale(10 * time.Second), cache.WithCleanupInterval(0)}
 	if clock != nil {

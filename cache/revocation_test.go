@@ -73,7 +73,7 @@ func TestInvalidateDuringStaleRecheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newClock()
-	var c *cache.Store
+	var c *cache.Cache
 	armed, calls := false, 0
 	now := func() time.Time {
 		if armed {

@@ -13,7 +13,7 @@ import (
 )
 
 // The project's cache is what the feed drives.
-var _ store.Invalidator = (*cache.Store)(nil)
+var _ store.Invalidator = (*cache.Cache)(nil)
 
 // Two servers with their own 30 s caches on one PostgreSQL: a pause through
 // server A is refused by server B long before B's TTL, because B's listener
@@ -22,7 +22,7 @@ func TestFeedInvalidatesAnotherServersCache(t *testing.T) {
 	url := pgtest.URL(t)
 	type server struct {
 		store *store.SQL
-		cache *cache.Store
+		cache *cache.Cache
 		v     *core.Validator
 	}
 	newServer := func() server {

@@ -43,7 +43,7 @@ var errUsage = errors.New("usage")
 type server struct {
 	cfg      config
 	db       *store.SQL
-	cache    *cache.Store // nil when --cache-ttl 0
+	cache    *cache.Cache // nil when --cache-ttl 0
 	listener *store.Listener
 	handler  http.Handler
 	log      *slog.Logger
