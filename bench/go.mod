@@ -6,10 +6,10 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/sandboxauth/sandboxauth v0.0.0
-	github.com/sandboxauth/sandboxauth/chiauth v0.0.0
-	github.com/sandboxauth/sandboxauth/echoauth v0.0.0
-	github.com/sandboxauth/sandboxauth/ginauth v0.0.0
+	github.com/sandboxauth/sandboxauth v0.1.0
+	github.com/sandboxauth/sandboxauth/chiauth v0.1.0
+	github.com/sandboxauth/sandboxauth/echoauth v0.1.0
+	github.com/sandboxauth/sandboxauth/ginauth v0.1.0
 	golang.org/x/sys v0.46.0
 )
 
@@ -50,6 +50,12 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
+// The replace directives below point at this checkout, so that the module
+// builds on its own (GOWORK=off, as .ci/run does) with the requirements
+// above set to a version that may not be on a module proxy yet. Go ignores
+// replace directives in the go.mod of a dependency: a consumer gets the
+// required versions from the proxy. scripts/release.sh sets them to each
+// release (RELEASING.md).
 replace (
 	github.com/sandboxauth/sandboxauth => ../
 	github.com/sandboxauth/sandboxauth/chiauth => ../chiauth

@@ -4,7 +4,7 @@ go 1.24
 
 require (
 	github.com/labstack/echo/v4 v4.12.0
-	github.com/sandboxauth/sandboxauth v0.0.0
+	github.com/sandboxauth/sandboxauth v0.1.0
 )
 
 require (
@@ -22,4 +22,10 @@ require (
 	golang.org/x/time v0.5.0 // indirect
 )
 
+// The replace directives below point at this checkout, so that the module
+// builds on its own (GOWORK=off, as .ci/run does) with the requirements
+// above set to a version that may not be on a module proxy yet. Go ignores
+// replace directives in the go.mod of a dependency: a consumer gets the
+// required versions from the proxy. scripts/release.sh sets them to each
+// release (RELEASING.md).
 replace github.com/sandboxauth/sandboxauth => ../

@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/sandboxauth/sandboxauth v0.0.0
+	github.com/sandboxauth/sandboxauth v0.1.0
 	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.62.0
 )
@@ -27,4 +27,10 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
+// The replace directives below point at this checkout, so that the module
+// builds on its own (GOWORK=off, as .ci/run does) with the requirements
+// above set to a version that may not be on a module proxy yet. Go ignores
+// replace directives in the go.mod of a dependency: a consumer gets the
+// required versions from the proxy. scripts/release.sh sets them to each
+// release (RELEASING.md).
 replace github.com/sandboxauth/sandboxauth => ../
