@@ -1,5 +1,5 @@
 // Package authtest is the conformance suite every sandboxauth adapter runs:
-// the same cases of SPEC §1.2-1.4 and §4, over real HTTP, against the
+// the same cases of docs/design.md §2-§5, over real HTTP, against the
 // handler an adapter builds. An adapter's test calls Run with a Factory.
 package authtest
 
@@ -23,8 +23,8 @@ const (
 	PathProtected = "/protected"
 	// PathOptional is behind the middleware with credentials optional.
 	PathOptional = "/optional"
-	// PathSandboxPattern is behind the mandatory middleware and the route
-	// binding on the parameter "sandbox_id". Written here in net/http syntax;
+	// PathSandboxPattern is behind the middleware with route binding
+	// (WithSandboxParam) on the parameter "sandbox_id". Written here in net/http syntax;
 	// a router uses its own (":sandbox_id" in gin and echo).
 	PathSandboxPattern = "/api/v1/sandboxes/{sandbox_id}/settings/secrets"
 )
@@ -85,9 +85,9 @@ func allKeys() []string {
 	return keys
 }
 
-// newFixtureStore returns a MemStore holding the fixture.
-func newFixtureStore(t testing.TB) *core.MemStore {
-	m := core.NewMemStore()
+// newFixtureStore returns a MemoryStore holding the fixture.
+func newFixtureStore(t testing.TB) *core.MemoryStore {
+	m := core.NewMemoryStore()
 	put := func(key string, info core.SandboxInfo) {
 		info.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		info.SandboxSpecID = "spec-1"

@@ -25,14 +25,14 @@ func NetHTTP(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handle
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind, err := stdlib.MatchPathValue("sandbox_id")
+	bound, err := stdlib.Middleware(v, stdlib.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+PathProtected, auth(endpoint))
 	mux.Handle("GET "+PathOptional, optional(endpoint))
-	mux.Handle("GET "+PathSandboxPattern, auth(bind(endpoint)))
+	mux.Handle("GET "+PathSandboxPattern, bound(endpoint))
 	return mux
 }
 

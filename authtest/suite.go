@@ -33,7 +33,7 @@ const suiteTTL = time.Minute
 type env struct {
 	t        *testing.T
 	probe    *probeStore
-	mem      *core.MemStore
+	mem      *core.MemoryStore
 	cache    *cache.Cache // nil in the "uncached/" variant
 	logs     *logBuffer
 	srvLogs  *logBuffer
@@ -98,7 +98,7 @@ func (s *suite) newEnv(t *testing.T, opts ...core.Option) *env {
 		e.calls.Add(1)
 		var body endpointBody
 		info, ok := core.SandboxFromContext(r.Context())
-		// The route-level checks of SPEC §1.4 that live in handlers, switched
+		// The route-level checks of docs/design.md §5 that live in handlers, switched
 		// on by the query: ?require_owner and ?caller=<authenticated user>.
 		if err := handlerChecks(r, info); err != nil {
 			e.handlerRejections.Add(1)

@@ -24,7 +24,7 @@ var ErrNoStatusLookup = errors.New("sandboxauth/cache: the inner store has no st
 
 // Cache is a caching decorator around a core.Store. It implements
 // core.Store, core.StatusStore (passed through to the inner store) and
-// core.MemoryStore (the validator's allocation-free fast path). Build one with
+// core.Peeker (the validator's allocation-free fast path). Build one with
 // New, hand it to core.New, and Close it when done.
 type Cache struct {
 	inner   core.Store
@@ -130,7 +130,7 @@ func (s *Cache) get(k string) (*entry, bool) {
 	return e, ok
 }
 
-// PeekSandbox implements core.MemoryStore: it returns the record of a FRESH
+// PeekSandbox implements core.Peeker: it returns the record of a FRESH
 // entry for key without I/O, and false otherwise (stale, absent, closed).
 // The record is shared: the caller must neither modify nor retain it.
 func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {

@@ -12,19 +12,19 @@ import (
 
 // countingStore counts the lookups that reach the store behind the cache.
 type countingStore struct {
-	*core.MemStore
+	*core.MemoryStore
 	lookups int
 }
 
 func (s *countingStore) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
 	s.lookups++
-	return s.MemStore.LookupSandbox(ctx, key)
+	return s.MemoryStore.LookupSandbox(ctx, key)
 }
 
 // Put the cache between the validator and the store; pause a sandbox and
 // invalidate it, as an admin API or a change feed does.
 func Example() {
-	store := &countingStore{MemStore: core.NewMemStore()}
+	store := &countingStore{MemoryStore: core.NewMemoryStore()}
 	_ = store.Put("sk-example-key", core.SandboxInfo{ID: "sb-1", CreatedByUserID: "u1", Status: core.StatusRunning})
 
 	c, err := cache.New(store, cache.WithTTL(2*time.Second))

@@ -32,9 +32,9 @@ const (
 
 var allKeys = []string{key1a, key1b, key2, key3, keyNo}
 
-func fixture(t testing.TB) *core.MemStore {
+func fixture(t testing.TB) *core.MemoryStore {
 	t.Helper()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	urls := []core.ExposedURL{{Name: "AGENT_SERVER", URL: "http://127.0.0.1:9", Port: 9}}
 	for _, p := range []struct {
 		key  string
@@ -72,9 +72,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// testStore wraps a MemStore, counts its calls, and can fail or block them.
+// testStore wraps a MemoryStore, counts its calls, and can fail or block them.
 type testStore struct {
-	mem      *core.MemStore
+	mem      *core.MemoryStore
 	lookups  atomic.Int64
 	statuses atomic.Int64
 

@@ -27,7 +27,7 @@ func BenchmarkHitParts(b *testing.B) {
 			_ = time.Until(t) > 0
 		}
 	})
-	s, err := New(core.NewMemStore(), WithTTL(MaxTTL), WithCleanupInterval(0))
+	s, err := New(core.NewMemoryStore(), WithTTL(MaxTTL), WithCleanupInterval(0))
 	if err != nil {
 		b.Fatal(err)
 	}

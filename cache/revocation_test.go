@@ -12,7 +12,7 @@ import (
 
 // rotate gives sandbox id a new key and revokes the old one, as a store's
 // key rotation does: the sandbox stays RUNNING, only the key changes.
-func rotate(t *testing.T, m *core.MemStore, id, newKey string) {
+func rotate(t *testing.T, m *core.MemoryStore, id, newKey string) {
 	t.Helper()
 	if err := m.Delete(id); err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func rotate(t *testing.T, m *core.MemStore, id, newKey string) {
 // horizon of its last full lookup.
 func TestRevokedKeyDiesWithinMaxStale(t *testing.T) {
 	ctx := context.Background()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	if err := m.Put("old-key", core.SandboxInfo{ID: "sb", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRevokedKeyDiesWithinMaxStale(t *testing.T) {
 // entry as stale, before it takes the lock.
 func TestInvalidateDuringStaleRecheck(t *testing.T) {
 	ctx := context.Background()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	if err := m.Put("old-key", core.SandboxInfo{ID: "sb", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,14 +109,14 @@ func TestInvalidateDuringStaleRecheck(t *testing.T) {
 
 // blockingStatus holds every status recheck until gate is closed.
 type blockingStatus struct {
-	*core.MemStore
+	*core.MemoryStore
 	gate, entered chan struct{}
 }
 
 func (b *blockingStatus) SandboxStatus(ctx context.Context, id string) (core.Status, error) {
 	b.entered <- struct{}{}
 	<-b.gate
-	return b.MemStore.SandboxStatus(ctx, id)
+	return b.MemoryStore.SandboxStatus(ctx, id)
 }
 
 // TestPastHorizonCallerDoesNotJoinRecheck: a caller that finds the entry past
@@ -125,11 +125,11 @@ func (b *blockingStatus) SandboxStatus(ctx context.Context, id string) (core.Sta
 // rotated without invalidation).
 func TestPastHorizonCallerDoesNotJoinRecheck(t *testing.T) {
 	ctx := context.Background()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	if err := m.Put("old-key", core.SandboxInfo{ID: "sb", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
 		t.Fatal(err)
 	}
-	bs := &blockingStatus{MemStore: m, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	bs := &blockingStatus{MemoryStore: m, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	clock := newClock()
 	c, err := cache.New(bs, cache.WithTTL(time.Second), cache.WithMaxStale(10*time.Second),
 		cache.WithCleanupInterval(0), cache.WithClock(clock.Now))

@@ -34,12 +34,21 @@ func (c *sandboxCtx) Value(key any) any {
 
 func (c *sandboxCtx) String() string { return "sandboxauth.WithSandbox(" + c.info.ID + ")" }
 
-// WithSandbox returns a child of ctx carrying a private copy of info. It is
-// the one place every adapter stores an accepted sandbox. A nil info returns
-// ctx unchanged.
+// WithSandbox returns a child of ctx carrying a private copy of info, as
+// Validator.Authenticate does for an accepted key; tests of handlers use it
+// to stand in for the middleware. A nil info returns ctx unchanged.
 func WithSandbox(ctx context.Context, info *SandboxInfo) context.Context {
+	c, _ := withSandbox(ctx, info)
+	return c
+}
+
+// withSandbox is WithSandbox that also returns the copy the context holds.
+func withSandbox(ctx context.Context, info *SandboxInfo) (context.Context, *SandboxInfo) {
 	if info == nil {
-		return ctx
+		return ctx, nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	c := &sandboxCtx{Context: ctx, info: *info}
 	switch n := len(info.ExposedURLs); {
@@ -50,7 +59,7 @@ func WithSandbox(ctx context.Context, info *SandboxInfo) context.Context {
 	default:
 		c.info.ExposedURLs = slices.Clone(info.ExposedURLs)
 	}
-	return c
+	return c, &c.info
 }
 
 // SandboxFromContext returns the sandbox an adapter accepted for this
@@ -63,15 +72,4 @@ func SandboxFromContext(ctx context.Context) (*SandboxInfo, bool) {
 	}
 	info, ok := ctx.Value(sandboxKey{}).(*SandboxInfo)
 	return info, ok && info != nil
-}
-
-// MustSandboxFromContext is SandboxFromContext for handlers that are only
-// ever mounted behind a mandatory middleware; it panics when there is no
-// sandbox, which is a wiring bug, never a request's fault.
-func MustSandboxFromContext(ctx context.Context) *SandboxInfo {
-	info, ok := SandboxFromContext(ctx)
-	if !ok {
-		panic("sandboxauth: no sandbox in context: is the middleware mounted on this route?")
-	}
-	return info
 }

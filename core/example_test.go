@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"net/http/httptest"
 
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
 func Example() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-live-123", core.SandboxInfo{ID: "sb-1", CreatedByUserID: "alice", Status: core.StatusRunning})
 	_ = store.Put("sk-paused-456", core.SandboxInfo{ID: "sb-2", CreatedByUserID: "bob", Status: core.StatusPaused})
 
@@ -52,16 +52,22 @@ func ExampleStoreFunc() {
 }
 
 func ExampleValidator_Authenticate() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-1", core.SandboxInfo{ID: "sb-1", Status: core.StatusRunning})
 	v, _ := core.New(store)
 
-	h := http.Header{}
-	h.Set(core.HeaderName, "sk-1")
-	ctx, ok, err := v.Authenticate(context.Background(), h, false)
-	info, _ := core.SandboxFromContext(ctx)
-	fmt.Println(ok, err, info.ID)
-	// Output: true <nil> sb-1
+	r := httptest.NewRequest("GET", "/api/v1/sandboxes/sb-1/settings", nil)
+	r.Header.Set(core.HeaderName, "sk-1")
+	// What an adapter does for a route bound with WithSandboxParam.
+	ctx, info, err := v.Authenticate(r, core.Route{Bound: true, SandboxID: "sb-1"})
+	fromCtx, _ := core.SandboxFromContext(ctx)
+	fmt.Println(err, info.ID, fromCtx == info)
+
+	_, _, err = v.Authenticate(r, core.Route{Bound: true, SandboxID: "sb-2"})
+	fmt.Println(core.ResponseFor(err).Status)
+	// Output:
+	// <nil> sb-1 true
+	// 403
 }
 
 func ExampleCheckSandboxID() {

@@ -1,14 +1,15 @@
 package core
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 )
 
-// The route-level checks of SPEC §1.4. They take the sandbox an adapter put
-// in the request context (nil when there is none) and return nil or an *Error
-// to answer through the same table as every other rejection.
+// The route-level checks of docs/design.md §5. They take the accepted sandbox
+// (nil when there is none) and return nil or an *Error to answer through the
+// same table as every other rejection. Route binding is usually done by the
+// adapters' WithSandboxParam option (Route.Bound); these functions are for
+// handlers.
 
 // CheckSandboxID enforces that the key belongs to the sandbox named by the
 // route (for /api/v1/sandboxes/{sandbox_id}/...): a mismatch is 403
@@ -22,13 +23,6 @@ func CheckSandboxID(info *SandboxInfo, routeSandboxID string) error {
 		return &Error{Code: CodeSandboxMismatch, SandboxID: info.ID}
 	}
 	return nil
-}
-
-// CheckContextSandboxID is CheckSandboxID on the sandbox an adapter stored
-// in ctx: what every adapter's route binding does.
-func CheckContextSandboxID(ctx context.Context, routeSandboxID string) error {
-	info, _ := SandboxFromContext(ctx)
-	return CheckSandboxID(info, routeSandboxID)
 }
 
 // RequireOwner returns the sandbox's owner for routes that act on the

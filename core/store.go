@@ -10,8 +10,13 @@ import (
 // store is a backend failure and is answered 503, never 401.
 var ErrNotFound = errors.New("sandboxauth: no such sandbox")
 
-// Store resolves a session key to its sandbox. It is implemented by the user
-// (their sandbox table, their runtime API) or by the stores this project ships.
+// ErrAlreadyRunning is returned when resuming a sandbox that is RUNNING:
+// resuming issues a new key, which a running sandbox does not ask for.
+var ErrAlreadyRunning = errors.New("sandboxauth: sandbox is already running")
+
+// Store resolves a session key to its sandbox. It is the one thing a user
+// must provide: their sandbox table, their runtime API, or one of the stores
+// this project ships (MemoryStore; the SQL backend of module store).
 //
 // LookupSandbox must match the key exactly (no trimming, case-sensitive) and
 // must see every user's sandboxes. It returns ErrNotFound (possibly wrapped)
@@ -21,6 +26,14 @@ type Store interface {
 	LookupSandbox(ctx context.Context, key string) (*SandboxInfo, error)
 }
 
+// StoreFunc adapts a plain function to a Store.
+type StoreFunc func(ctx context.Context, key string) (*SandboxInfo, error)
+
+// LookupSandbox calls f(ctx, key).
+func (f StoreFunc) LookupSandbox(ctx context.Context, key string) (*SandboxInfo, error) {
+	return f(ctx, key)
+}
+
 // StatusStore is optionally implemented by a Store that can read a sandbox's
 // status by id more cheaply than a full lookup. The cache uses it to recheck
 // stale entries. It returns ErrNotFound when the sandbox no longer exists.
@@ -28,19 +41,19 @@ type StatusStore interface {
 	SandboxStatus(ctx context.Context, sandboxID string) (Status, error)
 }
 
-// MemoryStore is optionally implemented by a Store that can answer some
-// lookups from memory without I/O (package cache does). The validator asks it
-// first and, when ok is true, skips the per-lookup timeout and the call to
-// LookupSandbox. The returned record is shared: callers must not modify or
-// retain it; the validator copies it into the request context.
-type MemoryStore interface {
+// Peeker is optionally implemented by a Store that can answer some lookups
+// from memory without I/O: the validator's fast path (package cache
+// implements it). The validator asks it first and, when ok is true, skips the
+// lookup timeout and the call to LookupSandbox. The returned record is
+// shared: callers must not modify or retain it; the validator copies it into
+// the request context.
+type Peeker interface {
 	PeekSandbox(key string) (info *SandboxInfo, ok bool)
 }
 
-// StoreFunc adapts a plain function to a Store.
-type StoreFunc func(ctx context.Context, key string) (*SandboxInfo, error)
-
-// LookupSandbox calls f(ctx, key).
-func (f StoreFunc) LookupSandbox(ctx context.Context, key string) (*SandboxInfo, error) {
-	return f(ctx, key)
+// sourceLookup is implemented by a Store that can say where an answer came
+// from (package cache: a stale-entry recheck or a full store lookup), for the
+// Source of a Decision. Stores without it count as SourceStore.
+type sourceLookup interface {
+	LookupSandboxSource(ctx context.Context, key string) (*SandboxInfo, Source, error)
 }

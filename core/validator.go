@@ -9,85 +9,20 @@ import (
 	"time"
 )
 
-// HeaderName is the only place a session key is read from. There is no
-// query-string, form or cookie fallback: keys in URLs end up in logs.
-const HeaderName = "X-Session-API-Key"
-
-// canonicalHeader is HeaderName as net/http stores it in an http.Header.
-const canonicalHeader = "X-Session-Api-Key"
-
-// Defaults of the options.
-const (
-	DefaultMaxKeyLength  = 512
-	DefaultLookupTimeout = 5 * time.Second
-)
-
 // Validator checks session keys. It is safe for concurrent use; build one with
 // New and share it between routes and adapters.
 type Validator struct {
-	store   Store
-	memory  MemoryStore // store as a MemoryStore, or nil
-	mode    Mode
-	logger  *slog.Logger
-	timeout time.Duration
-	maxLen  int
-}
-
-// Option configures a Validator.
-type Option func(*config) error
-
-type config struct {
-	mode    Mode
-	logger  *slog.Logger
-	timeout time.Duration
-	maxLen  int
-}
-
-// WithMode sets the application mode. Default ModeOSS.
-func WithMode(m Mode) Option {
-	return func(c *config) error {
-		if !m.Valid() {
-			return fmt.Errorf("sandboxauth: unknown mode %q (want %q or %q)", m, ModeOSS, ModeSaaS)
-		}
-		c.mode = m
-		return nil
-	}
-}
-
-// WithLogger sets the logger for rejections and store failures. Default
-// slog.Default(). The key is never logged, only a short fingerprint of its hash.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return errors.New("sandboxauth: nil logger")
-		}
-		c.logger = l
-		return nil
-	}
-}
-
-// WithLookupTimeout bounds each store lookup. Default DefaultLookupTimeout;
-// it must be positive. A lookup that runs out of time answers 503.
-func WithLookupTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("sandboxauth: lookup timeout must be positive, got %v", d)
-		}
-		c.timeout = d
-		return nil
-	}
-}
-
-// WithMaxKeyLength bounds the length in bytes of a presented key; longer keys
-// are rejected before any store call. Default DefaultMaxKeyLength; 1 to 8192.
-func WithMaxKeyLength(n int) Option {
-	return func(c *config) error {
-		if n < 1 || n > 8192 {
-			return fmt.Errorf("sandboxauth: max key length must be in [1, 8192], got %d", n)
-		}
-		c.maxLen = n
-		return nil
-	}
+	store    Store
+	peeker   Peeker       // store as a Peeker, or nil
+	sources  sourceLookup // store as a sourceLookup, or nil
+	mode     Mode
+	logger   *slog.Logger
+	logs     *sampler
+	timeout  time.Duration
+	maxLen   int
+	observer Observer // nil: no decision is reported, and no clock is read
+	limiter  *FailureLimiter
+	clientID func(*http.Request) string
 }
 
 // New returns a Validator over store. Secure defaults are set first, then the
@@ -96,7 +31,8 @@ func New(store Store, opts ...Option) (*Validator, error) {
 	if store == nil {
 		return nil, errors.New("sandboxauth: nil store")
 	}
-	c := config{mode: ModeOSS, logger: slog.Default(), timeout: DefaultLookupTimeout, maxLen: DefaultMaxKeyLength}
+	c := config{mode: ModeOSS, logger: slog.Default(), timeout: DefaultLookupTimeout, maxLen: DefaultMaxKeyLength,
+		clientID: RemoteAddrClientID}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("sandboxauth: nil option")
@@ -105,201 +41,221 @@ func New(store Store, opts ...Option) (*Validator, error) {
 			return nil, err
 		}
 	}
-	v := &Validator{store: store, mode: c.mode, logger: c.logger, timeout: c.timeout, maxLen: c.maxLen}
-	v.memory, _ = store.(MemoryStore)
+	v := &Validator{store: store, mode: c.mode, logger: c.logger, logs: newSampler(c.logger), timeout: c.timeout,
+		maxLen: c.maxLen, observer: c.observer, limiter: c.limiter, clientID: c.clientID}
+	v.peeker, _ = store.(Peeker)
+	v.sources, _ = store.(sourceLookup)
 	return v, nil
 }
 
-// Mode returns the validator's application mode.
-func (v *Validator) Mode() Mode { return v.mode }
-
-// Logger returns the validator's logger, for adapters that log on its behalf.
-func (v *Validator) Logger() *slog.Logger { return v.logger }
-
-// HeaderPresent reports whether h carries the session key header at all
-// (even empty). Credentials-optional middleware passes only when it is absent.
-func HeaderPresent(h http.Header) bool {
-	_, ok := h[canonicalHeader]
-	return ok
+// Route is what the route being served asks of a session key, beside the
+// rules every route shares. Adapters build it from their options; the zero
+// Route requires a valid key and binds nothing.
+type Route struct {
+	// Optional lets a request WITHOUT the header through, with no sandbox.
+	// A present header (even empty) is validated all the same.
+	Optional bool
+	// Bound requires the key's sandbox to be SandboxID, the sandbox the
+	// route names (/api/v1/sandboxes/{sandbox_id}/...): otherwise 403
+	// "Session API key does not match sandbox" (docs/design.md §5). A bound
+	// route always needs a sandbox, Optional or not.
+	Bound bool
+	// SandboxID is the route's sandbox id, unescaped (see RouteParam).
+	SandboxID string
 }
 
-// KeyFromHeader applies the header rules of SPEC §1.2 and §4 and returns the
-// key: absent or empty → ErrMissingKey; more than one value, longer than the
-// bound, or containing a control character → ErrMalformedKey.
-func (v *Validator) KeyFromHeader(h http.Header) (string, error) {
-	vals := h[canonicalHeader]
-	switch {
-	case len(vals) == 0 || (len(vals) == 1 && vals[0] == ""):
-		return "", ErrMissingKey
-	case len(vals) > 1:
-		return "", ErrMalformedKey
-	}
-	return vals[0], v.checkKey(vals[0])
-}
-
-func (v *Validator) checkKey(key string) error {
-	if key == "" {
-		return ErrMissingKey
-	}
-	if len(key) > v.maxLen {
-		return ErrMalformedKey
-	}
-	if hasControl(key) {
-		return ErrMalformedKey
-	}
-	return nil
-}
-
-// hasControl reports whether s contains a byte below 0x20 or 0x7f (DEL). It
-// runs on every request, so it tests eight bytes per step: with
-// lo = 0x0101..01 and hi = 0x8080..80, (x - 0x20*lo) &^ x & hi is non-zero
-// iff some byte of x is below 0x20, and the same test on x ^ 0x7f*lo with 1
-// finds a byte equal to 0x7f. Bytes of 0x80 and above (UTF-8) match neither.
-func hasControl(s string) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		d := x ^ (0x7f * lo)
-		if ((x-0x20*lo)&^x|(d-lo)&^d)&hi != 0 {
-			return true
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// Authenticate reads the key from h, validates it, and returns ctx extended
-// with a private copy of the accepted sandbox (read it back with
-// SandboxFromContext). It is what every adapter calls.
+// Authenticate is what every adapter calls: it reads the key from r's
+// header, validates it in the order of docs/design.md §2, applies rt, and
+// returns r's context carrying a private copy of the accepted sandbox
+// together with that copy (the same record SandboxFromContext returns). A
+// rejection is an *Error, answered through ResponseFor; the context is then
+// r's own.
 //
-// With optional set, an ABSENT header is not an error: Authenticate returns
-// (ctx, false, nil) and the request proceeds without a sandbox. A present but
-// empty or bad header is rejected all the same.
-func (v *Validator) Authenticate(ctx context.Context, h http.Header, optional bool) (context.Context, bool, error) {
-	if ctx == nil {
-		ctx = context.Background()
+// A credentials-optional route (rt.Optional, not bound) without the header
+// returns (r.Context(), nil, nil). Every other call is one decision for the
+// Observer.
+func (v *Validator) Authenticate(r *http.Request, rt Route) (context.Context, *SandboxInfo, error) {
+	if r == nil { // a caller's bug: fail closed, do not panic
+		return context.Background(), nil, ErrMissingKey
 	}
-	if optional && !HeaderPresent(h) {
-		return ctx, false, nil
+	ctx := r.Context()
+	if rt.Optional && !rt.Bound && !headerPresent(r.Header) {
+		return ctx, nil, nil
 	}
-	key, err := v.KeyFromHeader(h)
+	key, err := v.keyFromHeader(r.Header)
 	if err != nil {
-		return ctx, false, err
+		return ctx, nil, v.reject(ctx, r, err, SourceNone, 0, "")
 	}
-	info, err := v.validate(ctx, key)
-	if err != nil {
-		return ctx, false, err
+	d := v.decide(ctx, r, key)
+	if d.err == nil && rt.Bound {
+		d.err = CheckSandboxID(d.info, rt.SandboxID)
 	}
-	return WithSandbox(ctx, info), true, nil
+	if d.err != nil {
+		id := ""
+		if d.info != nil {
+			id = d.info.ID
+		}
+		return ctx, nil, v.reject(ctx, r, d.err, d.source, d.took, id)
+	}
+	ctx, info := withSandbox(ctx, d.info)
+	if v.observer != nil {
+		v.observer.ObserveDecision(ctx, Decision{Code: CodeAccepted, Source: d.source, Duration: d.took, SandboxID: info.ID})
+	}
+	return ctx, info, nil
 }
 
-// Validate checks key (already taken from its header) in the order of SPEC
-// §1.2 and returns a copy of the accepted sandbox, or an *Error.
+// Validate checks key (already taken from wherever a non-HTTP caller keeps
+// it) in the order of docs/design.md §2 and returns a copy of the accepted
+// sandbox, or an *Error. It reports one decision to the Observer. It has no
+// client to limit: the failure limiter applies to Authenticate only.
 func (v *Validator) Validate(ctx context.Context, key string) (*SandboxInfo, error) {
-	if err := v.checkKey(key); err != nil {
-		return nil, err
-	}
-	info, err := v.validate(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return info.Clone(), nil
-}
-
-// ValidateInto is Validate that copies the accepted sandbox into dst instead
-// of allocating a new record, reusing dst's ExposedURLs storage. On a cache
-// hit it allocates nothing. On error dst is left unchanged.
-func (v *Validator) ValidateInto(ctx context.Context, key string, dst *SandboxInfo) error {
-	if dst == nil {
-		return errors.New("sandboxauth: nil destination")
-	}
-	if err := v.checkKey(key); err != nil {
-		return err
-	}
-	info, err := v.validate(ctx, key)
-	if err != nil {
-		return err
-	}
-	urls := append(dst.ExposedURLs[:0], info.ExposedURLs...)
-	*dst = *info
-	dst.ExposedURLs = urls
-	return nil
-}
-
-// validate looks the key up and runs the policy. The returned record may be
-// shared with a MemoryStore: callers copy it before handing it out.
-func (v *Validator) validate(ctx context.Context, key string) (*SandboxInfo, error) {
 	if ctx == nil { // a caller's bug, not a reason to panic
 		ctx = context.Background()
 	}
-	info, err := v.lookup(ctx, key)
-	if err != nil {
-		return nil, err
+	if err := v.checkKey(key); err != nil {
+		return nil, v.reject(ctx, nil, err, SourceNone, 0, "")
 	}
-	return info, v.Check(ctx, info)
+	d := v.decide(ctx, nil, key)
+	if d.err != nil {
+		id := ""
+		if d.info != nil {
+			id = d.info.ID
+		}
+		return nil, v.reject(ctx, nil, d.err, d.source, d.took, id)
+	}
+	if v.observer != nil {
+		v.observer.ObserveDecision(ctx, Decision{Code: CodeAccepted, Source: d.source, Duration: d.took, SandboxID: d.info.ID})
+	}
+	return d.info.Clone(), nil
 }
 
-func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, error) {
-	if v.memory != nil {
-		if info, ok := v.memory.PeekSandbox(key); ok && info != nil {
-			return info, nil
+// decision is what decide found: the record (shared with a Peeker: callers
+// copy it before handing it out; set on policy rejections too), where it came
+// from, how long the lookup took (measured only with an Observer), and the
+// rejection.
+type decision struct {
+	info   *SandboxInfo
+	source Source
+	took   time.Duration
+	err    error
+}
+
+// decide looks the key up and runs the policy. r is nil for Validate.
+func (v *Validator) decide(ctx context.Context, r *http.Request, key string) decision {
+	var start time.Time
+	if v.observer != nil {
+		start = time.Now()
+	}
+	var d decision
+	if v.peeker != nil {
+		if info, ok := v.peeker.PeekSandbox(key); ok && info != nil {
+			d.info, d.source = info, SourceCache
 		}
 	}
+	if d.info == nil {
+		if r != nil && v.limiter != nil {
+			if v.limiter.Limited(v.client(r)) {
+				return decision{err: ErrTooManyFailures}
+			}
+		}
+		d.info, d.source, d.err = v.lookup(ctx, key)
+	}
+	if v.observer != nil {
+		d.took = time.Since(start)
+	}
+	if d.err == nil {
+		d.err = v.check(ctx, d.info)
+	}
+	return d
+}
+
+// reject reports a rejection to the Observer, counts it against the client's
+// budget when the client is to blame, and returns err.
+func (v *Validator) reject(ctx context.Context, r *http.Request, err error, src Source, took time.Duration, sandboxID string) error {
+	code := codeOf(err)
+	if r != nil && v.limiter != nil && clientsFault(code) {
+		v.limiter.Fail(v.client(r))
+	}
+	if v.observer != nil {
+		v.observer.ObserveDecision(ctx, Decision{Code: code, Source: src, Duration: took, SandboxID: sandboxID})
+	}
+	return err
+}
+
+// clientsFault reports whether a rejection counts as a failed attempt: a
+// bad, unknown or refused key does; a backend failure and the limit itself
+// do not.
+func clientsFault(c Code) bool {
+	switch c {
+	case CodeUnavailable, CodeInternal, CodeTooManyFailures:
+		return false
+	}
+	return true
+}
+
+// client returns the limiter's identity of r's client.
+func (v *Validator) client(r *http.Request) string {
+	if id := v.clientID(r); id != "" {
+		return id
+	}
+	return RemoteAddrClientID(r)
+}
+
+// lookup asks the store, bounded by the lookup timeout and the request.
+func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, Source, error) {
 	if err := ctx.Err(); err != nil { // the request is already gone
-		return nil, &Error{Code: CodeUnavailable, Err: err}
+		return nil, SourceNone, &Error{Code: CodeUnavailable, Err: err}
 	}
 	lctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
-	info, err := v.callStore(lctx, key)
+	info, src, err := v.callStore(lctx, key)
 	switch {
 	case err == nil && info == nil:
 		err = errors.New("store returned no sandbox and no error")
 	case err == nil:
-		return info, nil
+		return info, src, nil
 	case errors.Is(err, ErrNotFound):
 		// Checked first: the fingerprint costs a hash and two allocations,
 		// on the path a flood of unknown keys takes.
 		if v.logger.Enabled(ctx, slog.LevelDebug) {
 			v.logger.LogAttrs(ctx, slog.LevelDebug, "Invalid session API key", slog.String("key_fp", Fingerprint(key)))
 		}
-		return nil, ErrInvalidKey
+		return nil, src, ErrInvalidKey
 	}
 	err = redactError(err, key)
-	v.logger.LogAttrs(ctx, slog.LevelError, "Session key lookup failed",
+	v.logs.log(ctx, reasonLookupFailed, slog.LevelError, "Session key lookup failed",
 		slog.String("key_fp", Fingerprint(key)), slog.String("error", err.Error()))
-	return nil, &Error{Code: CodeUnavailable, Err: err}
+	return nil, src, &Error{Code: CodeUnavailable, Err: err}
 }
 
 // callStore calls the user's store and turns a panic into an error: a
 // panicking store must neither crash the server nor let the request through.
-func (v *Validator) callStore(ctx context.Context, key string) (info *SandboxInfo, err error) {
+func (v *Validator) callStore(ctx context.Context, key string) (info *SandboxInfo, src Source, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			info, err = nil, fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
 		}
 	}()
-	return v.store.LookupSandbox(ctx, key)
+	if v.sources != nil {
+		return v.sources.LookupSandboxSource(ctx, key)
+	}
+	info, err = v.store.LookupSandbox(ctx, key)
+	return info, SourceStore, err
 }
 
-// Check runs the status and owner policy of SPEC §1.2 rows 3-4 on a resolved
-// sandbox, logging as the spec says. A cache re-runs it on every hit.
-func (v *Validator) Check(ctx context.Context, info *SandboxInfo) error {
+// check runs the status and owner policy of docs/design.md §2 rows 3-4 on a
+// resolved sandbox, logging as the design says. It runs on cache hits too.
+func (v *Validator) check(ctx context.Context, info *SandboxInfo) error {
 	if info == nil {
 		return ErrInvalidKey
 	}
 	if info.Status != StatusRunning {
-		v.logger.LogAttrs(ctx, slog.LevelWarn, "Session key rejected for non-running sandbox",
+		v.logs.log(ctx, reasonNotRunning, slog.LevelWarn, "Session key rejected for non-running sandbox",
 			slog.String("sandbox_id", info.ID), slog.String("status", string(info.Status)))
 		return &Error{Code: CodeNotRunning, SandboxID: info.ID, Status: info.Status}
 	}
 	if v.mode == ModeSaaS && !info.HasOwner() {
-		v.logger.LogAttrs(ctx, slog.LevelError, "Sandbox had no user specified",
+		v.logs.log(ctx, reasonNoUser, slog.LevelError, "Sandbox had no user specified",
 			slog.String("sandbox_id", info.ID))
 		return &Error{Code: CodeNoUser, SandboxID: info.ID}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -18,26 +19,26 @@ import (
 
 const secretKey = "sk-test-secret-key-that-must-never-be-logged-0001"
 
-// countingStore wraps a MemStore and counts lookups.
+// countingStore wraps a MemoryStore and counts lookups.
 type countingStore struct {
-	*core.MemStore
+	*core.MemoryStore
 	n atomic.Int64
 }
 
 func (c *countingStore) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
 	c.n.Add(1)
-	return c.MemStore.LookupSandbox(ctx, key)
+	return c.MemoryStore.LookupSandbox(ctx, key)
 }
 
 func newStore(t *testing.T, infos map[string]core.SandboxInfo) *countingStore {
 	t.Helper()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	for k, info := range infos {
 		if err := m.Put(k, info); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &countingStore{MemStore: m}
+	return &countingStore{MemoryStore: m}
 }
 
 func newValidator(t *testing.T, s core.Store, opts ...core.Option) (*core.Validator, *bytes.Buffer) {
@@ -61,7 +62,7 @@ func running(id, owner string) core.SandboxInfo {
 }
 
 func TestNewValidatesOptions(t *testing.T) {
-	s := core.NewMemStore()
+	s := core.NewMemoryStore()
 	bad := map[string][]core.Option{
 		"unknown mode":      {core.WithMode("SaaS")},
 		"empty mode":        {core.WithMode("")},
@@ -82,13 +83,13 @@ func TestNewValidatesOptions(t *testing.T) {
 		t.Error("nil store accepted")
 	}
 	v, err := core.New(s)
-	if err != nil || v.Mode() != core.ModeOSS || v.Logger() == nil {
+	if err != nil || v.Mode() != core.ModeOSS {
 		t.Fatalf("defaults: %v %v", v, err)
 	}
 }
 
 func TestKeyFromHeader(t *testing.T) {
-	v, _ := newValidator(t, core.NewMemStore(), core.WithMaxKeyLength(16))
+	v, _ := newValidator(t, core.NewMemoryStore(), core.WithMaxKeyLength(16))
 	cases := []struct {
 		name   string
 		values []string
@@ -132,7 +133,7 @@ func TestKeyFromHeader(t *testing.T) {
 	}
 }
 
-// TestOrderOfChecks pins SPEC §1.2 row by row on the core validator.
+// TestOrderOfChecks pins docs/design.md §2 row by row on the core validator.
 func TestOrderOfChecks(t *testing.T) {
 	s := newStore(t, map[string]core.SandboxInfo{
 		secretKey:          running("sb-1", "u1"),
@@ -269,11 +270,9 @@ func TestNilContextDoesNotPanic(t *testing.T) {
 	if _, err := v.Validate(nilCtx, secretKey); err != nil {
 		t.Errorf("Validate(nil ctx): %v", err)
 	}
-	h := http.Header{}
-	h.Set(core.HeaderName, secretKey)
-	ctx, ok, err := v.Authenticate(nilCtx, h, false)
-	if info, found := core.SandboxFromContext(ctx); err != nil || !ok || !found || info.ID != "sb" {
-		t.Errorf("Authenticate(nil ctx): %v %v", ok, err)
+	ctx, info, err := v.Authenticate(nil, core.Route{})
+	if !errors.Is(err, core.ErrMissingKey) || info != nil || ctx == nil {
+		t.Errorf("Authenticate(nil request): %v %v %v", ctx, info, err)
 	}
 }
 
@@ -300,19 +299,6 @@ func TestValidateReturnsCopies(t *testing.T) {
 	again, err := v.Validate(context.Background(), secretKey)
 	if err != nil || again.ExposedURLs[0].URL != "http://a" {
 		t.Fatalf("mutation leaked: %v %v", again, err)
-	}
-	var dst core.SandboxInfo
-	if err := v.ValidateInto(context.Background(), secretKey, &dst); err != nil || dst.ID != "sb" || len(dst.ExposedURLs) != 1 {
-		t.Fatalf("ValidateInto: %+v %v", dst, err)
-	}
-	if err := v.ValidateInto(context.Background(), "nope", &dst); !errors.Is(err, core.ErrInvalidKey) || dst.ID != "sb" {
-		t.Errorf("failed ValidateInto changed dst or wrong error: %+v %v", dst, err)
-	}
-	if err := v.ValidateInto(context.Background(), "", &dst); !errors.Is(err, core.ErrMissingKey) {
-		t.Errorf("%v", err)
-	}
-	if err := v.ValidateInto(context.Background(), secretKey, nil); err == nil {
-		t.Error("nil dst accepted")
 	}
 }
 
@@ -347,36 +333,46 @@ func TestMemoryStoreFastPathStillRunsPolicy(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	s := newStore(t, map[string]core.SandboxInfo{secretKey: running("sb", "u")})
 	v, _ := newValidator(t, s)
-	ctx := context.Background()
-	hdr := func(vals ...string) http.Header {
-		h := http.Header{}
+	req := func(vals ...string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
 		for _, x := range vals {
-			h.Add(core.HeaderName, x)
+			r.Header.Add(core.HeaderName, x)
 		}
-		return h
+		return r
 	}
-	if c, ok, err := v.Authenticate(ctx, hdr(), true); err != nil || ok || c != ctx {
-		t.Errorf("optional, absent: %v %v", ok, err)
+	optional := core.Route{Optional: true}
+	r := req()
+	if c, info, err := v.Authenticate(r, optional); err != nil || info != nil || c != r.Context() {
+		t.Errorf("optional, absent: %v %v", info, err)
 	}
-	if _, _, err := v.Authenticate(ctx, hdr(""), true); !errors.Is(err, core.ErrMissingKey) {
+	if _, _, err := v.Authenticate(req(), core.Route{Optional: true, Bound: true, SandboxID: "sb"}); !errors.Is(err, core.ErrMissingKey) {
+		t.Errorf("optional but bound, absent: %v", err)
+	}
+	if _, _, err := v.Authenticate(req(""), optional); !errors.Is(err, core.ErrMissingKey) {
 		t.Errorf("optional, empty: %v", err)
 	}
-	if _, _, err := v.Authenticate(ctx, hdr(), false); !errors.Is(err, core.ErrMissingKey) {
+	if _, _, err := v.Authenticate(req(), core.Route{}); !errors.Is(err, core.ErrMissingKey) {
 		t.Errorf("required, absent: %v", err)
 	}
-	if _, _, err := v.Authenticate(ctx, hdr("x", "y"), true); !errors.Is(err, core.ErrMalformedKey) {
+	if _, _, err := v.Authenticate(req("x", "y"), optional); !errors.Is(err, core.ErrMalformedKey) {
 		t.Errorf("optional, duplicate: %v", err)
 	}
-	if _, _, err := v.Authenticate(ctx, hdr("nope"), false); !errors.Is(err, core.ErrInvalidKey) {
+	if _, _, err := v.Authenticate(req("nope"), core.Route{}); !errors.Is(err, core.ErrInvalidKey) {
 		t.Errorf("invalid: %v", err)
 	}
-	c, ok, err := v.Authenticate(ctx, hdr(secretKey), false)
-	if err != nil || !ok {
-		t.Fatalf("valid: %v %v", ok, err)
+	if _, _, err := v.Authenticate(req(secretKey), core.Route{Bound: true, SandboxID: "other"}); !errors.Is(err, core.ErrSandboxMismatch) {
+		t.Errorf("bound to another sandbox: %v", err)
 	}
-	info, found := core.SandboxFromContext(c)
-	if !found || info.ID != "sb" {
-		t.Errorf("context holds %v %v", info, found)
+	if _, _, err := v.Authenticate(req(secretKey), core.Route{Bound: true}); !errors.Is(err, core.ErrSandboxMismatch) {
+		t.Errorf("bound to an empty id: %v", err)
+	}
+	c, info, err := v.Authenticate(req(secretKey), core.Route{Bound: true, SandboxID: "sb"})
+	if err != nil || info == nil || info.ID != "sb" {
+		t.Fatalf("valid: %v %v", info, err)
+	}
+	fromCtx, found := core.SandboxFromContext(c)
+	if !found || fromCtx != info {
+		t.Errorf("context holds %v %v, want the returned record", fromCtx, found)
 	}
 	if s, ok := c.(interface{ String() string }); !ok || strings.Contains(s.String(), secretKey) {
 		t.Error("context String missing or leaks the key")

@@ -8,8 +8,8 @@
 // status of the core error table, Internal is the typed *core.Error (so
 // errors.As(err, &coreErr) works in an application's HTTPErrorHandler), and
 // Message renders, through echo's default HTTPErrorHandler, to exactly the
-// body of SPEC §1.3. The middleware also sets Cache-Control,
-// X-Content-Type-Options and (for 503) Retry-After on the response before it
+// body of the error table (docs/design.md §3). The middleware also sets Cache-Control,
+// X-Content-Type-Options and (for 429 and 503) Retry-After on the response before it
 // returns; Content-Type is left to the error handler, so a handler that
 // answers in HTML is not forced into JSON.
 //

@@ -40,12 +40,14 @@ func WithSkipper(skip middleware.Skipper) Option {
 	}
 }
 
-// WithSandboxParam makes Middleware also do what MatchParam(name) does —
-// answer 403 unless the accepted sandbox is the one c.Param(name) names — in
-// the same middleware. echo wraps route middleware anew on every request, so
-// this saves an allocation and a call per request. A bound route needs a
-// sandbox: with WithCredentialsOptional an absent header is answered 401.
-// MatchParam ignores this option.
+// WithSandboxParam binds the route to a sandbox: the middleware rejects
+// with 403 "Session API key does not match sandbox" unless the accepted
+// sandbox is the one the route parameter name names (c.Param, unescaped with
+// core.RouteParam). Mount it where echo has routed the request (e.Use, a
+// group, a route; not e.Pre): without the parameter every request is
+// refused. A bound route always needs a sandbox: with
+// WithCredentialsOptional an absent header is answered 401 on it. See
+// docs/design.md §5.
 func WithSandboxParam(name string) Option {
 	return func(c *config) error {
 		if name == "" {
@@ -69,9 +71,10 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
-// Middleware returns the authentication middleware. A rejected request
-// never reaches the next handler: the middleware returns an *echo.HTTPError
-// (see the package documentation) for the Echo instance's HTTPErrorHandler.
+// Middleware returns the authentication middleware, the adapter's one
+// constructor. A rejected request never reaches the next handler: the
+// middleware returns an *echo.HTTPError (see the package documentation) for
+// the Echo instance's HTTPErrorHandler.
 func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) {
 	if v == nil {
 		return nil, errors.New("sandboxauth/echoauth: nil validator")
@@ -86,16 +89,15 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 				return next(ec)
 			}
 			r := ec.Request()
-			ctx, ok, err := v.Authenticate(r.Context(), r.Header, c.optional)
+			rt := core.Route{Optional: c.optional}
+			if c.param != "" {
+				rt.Bound, rt.SandboxID = true, core.RouteParam(r, ec.Param(c.param))
+			}
+			ctx, info, err := v.Authenticate(r, rt)
 			if err != nil {
 				return reject(ec, err)
 			}
-			if c.param != "" {
-				if err := core.CheckContextSandboxID(ctx, core.RouteParam(r, ec.Param(c.param))); err != nil {
-					return reject(ec, err)
-				}
-			}
-			if ok {
+			if info != nil {
 				ec.SetRequest(r.WithContext(ctx))
 			}
 			return next(ec)
@@ -103,36 +105,8 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 	}, nil
 }
 
-// MatchParam returns a middleware, mounted after Middleware on routes such
-// as /api/v1/sandboxes/:sandbox_id/..., that rejects with 403 "Session API
-// key does not match sandbox" unless the accepted sandbox is the one named by
-// the route parameter name (read with c.Param). Mount it where echo has
-// routed the request (e.Use, a group, a route; not e.Pre): without the
-// parameter it refuses every request. Of the options only WithSkipper
-// applies; a sandbox-bound route always needs a sandbox.
-func MatchParam(name string, opts ...Option) (echo.MiddlewareFunc, error) {
-	if name == "" {
-		return nil, errors.New("sandboxauth/echoauth: empty route parameter name")
-	}
-	c, err := newConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(ec echo.Context) error {
-			if c.skipper != nil && c.skipper(ec) {
-				return next(ec)
-			}
-			r := ec.Request()
-			if err := core.CheckContextSandboxID(r.Context(), core.RouteParam(r, ec.Param(name))); err != nil {
-				return reject(ec, err)
-			}
-			return next(ec)
-		}
-	}, nil
-}
-
-// Sandbox returns the sandbox the middleware accepted for this request.
+// Sandbox returns the sandbox the middleware accepted for this request, read
+// from c.Request().Context() (also readable with core.SandboxFromContext).
 func Sandbox(c echo.Context) (*core.SandboxInfo, bool) {
 	if c == nil || c.Request() == nil {
 		return nil, false

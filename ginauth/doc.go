@@ -2,7 +2,8 @@
 // authenticates the X-Session-API-Key header with a core.Validator and
 // stores the accepted sandbox in the request's context.Context, so both
 // Sandbox(c) and core.SandboxFromContext(c.Request.Context()) find it.
-// MatchParam binds a route parameter such as :sandbox_id to that sandbox.
+// Its option WithSandboxParam binds a route parameter such as :sandbox_id
+// to that sandbox.
 //
 // A rejection is answered with the shared error table (core.ResponseFor),
 // byte for byte the same as the net/http adapter, recorded with c.Error so

@@ -14,7 +14,7 @@ import (
 // no later handler runs.
 type ErrorHandler func(c *gin.Context, err error)
 
-// Option configures Middleware and MatchParam.
+// Option configures Middleware.
 type Option func(*config) error
 
 type config struct {
@@ -26,8 +26,8 @@ type config struct {
 
 // WithCredentialsOptional lets a request WITHOUT the header through with no
 // sandbox in its context. A present header (even empty) is still validated
-// and rejected when bad. Default: credentials are required. MatchParam
-// ignores it: a bound route always needs a sandbox.
+// and rejected when bad. Default: credentials are required. A route bound
+// with WithSandboxParam always needs a sandbox.
 func WithCredentialsOptional() Option {
 	return func(c *config) error { c.optional = true; return nil }
 }
@@ -44,11 +44,11 @@ func WithSkipper(skip func(*gin.Context) bool) Option {
 	}
 }
 
-// WithSandboxParam makes Middleware also do what MatchParam(name) does —
-// answer 403 unless the accepted sandbox is the one c.Param(name) names — in
-// the same handler. A bound route needs a sandbox: with
-// WithCredentialsOptional an absent header is answered 401. MatchParam
-// ignores this option.
+// WithSandboxParam binds the route to a sandbox: the middleware answers 403
+// "Session API key does not match sandbox" unless the accepted sandbox is the
+// one the route parameter name names (c.Param, e.g. :sandbox_id). A bound
+// route always needs a sandbox: with WithCredentialsOptional an absent header
+// is answered 401 on it. See docs/design.md §5.
 func WithSandboxParam(name string) Option {
 	return func(c *config) error {
 		if name == "" {
@@ -105,9 +105,10 @@ func (cfg *config) reject(c *gin.Context, err error) {
 	}
 }
 
-// Middleware returns the authentication middleware. An accepted sandbox is
-// stored in c.Request's context; a rejected request is recorded with c.Error,
-// answered and aborted, so no later handler runs.
+// Middleware returns the authentication middleware, the adapter's one
+// constructor. An accepted sandbox is stored in c.Request's context; a
+// rejected request is recorded with c.Error, answered and aborted, so no
+// later handler runs.
 func Middleware(v *core.Validator, opts ...Option) (gin.HandlerFunc, error) {
 	if v == nil {
 		return nil, errors.New("sandboxauth/ginauth: nil validator")
@@ -120,41 +121,18 @@ func Middleware(v *core.Validator, opts ...Option) (gin.HandlerFunc, error) {
 		if cfg.skipper != nil && cfg.skipper(c) {
 			return
 		}
-		ctx, ok, err := v.Authenticate(c.Request.Context(), c.Request.Header, cfg.optional)
+		rt := core.Route{Optional: cfg.optional}
+		if cfg.param != "" {
+			// gin hands out parameters unescaped already.
+			rt.Bound, rt.SandboxID = true, c.Param(cfg.param)
+		}
+		ctx, info, err := v.Authenticate(c.Request, rt)
 		if err != nil {
 			cfg.reject(c, err)
 			return
 		}
-		if cfg.param != "" {
-			if err := core.CheckContextSandboxID(ctx, c.Param(cfg.param)); err != nil {
-				cfg.reject(c, err)
-				return
-			}
-		}
-		if ok {
+		if info != nil {
 			c.Request = c.Request.WithContext(ctx)
-		}
-	}, nil
-}
-
-// MatchParam returns a middleware, mounted after Middleware on routes such
-// as /api/v1/sandboxes/:sandbox_id/..., that answers 403 "Session API key
-// does not match sandbox" unless the accepted sandbox is the one named by
-// the route parameter name (c.Param). Without a sandbox it answers 401.
-func MatchParam(name string, opts ...Option) (gin.HandlerFunc, error) {
-	if name == "" {
-		return nil, errors.New("sandboxauth/ginauth: empty route parameter name")
-	}
-	cfg, err := newConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	return func(c *gin.Context) {
-		if cfg.skipper != nil && cfg.skipper(c) {
-			return
-		}
-		if err := core.CheckContextSandboxID(c.Request.Context(), c.Param(name)); err != nil {
-			cfg.reject(c, err)
 		}
 	}, nil
 }

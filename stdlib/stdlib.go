@@ -23,7 +23,7 @@ type config struct {
 	optional bool
 	skipper  func(*http.Request) bool
 	onError  ErrorHandler
-	routeID  func(*http.Request) string // WithSandboxParam's binding, or nil
+	routeID  func(*http.Request) string // the route's sandbox id (WithSandboxParam), or nil
 }
 
 // WithCredentialsOptional lets a request WITHOUT the header through with no
@@ -45,25 +45,27 @@ func WithSkipper(skip func(*http.Request) bool) Option {
 	}
 }
 
-// WithSandboxParam makes Middleware also do what MatchPathValue(name) does —
-// answer 403 unless the accepted sandbox is the one the path wildcard name
-// names — in the same middleware: one wrapper fewer per request. A bound
-// route needs a sandbox, so with WithCredentialsOptional an absent header is
-// answered 401 on it. MatchPathValue ignores this option.
+// WithSandboxParam binds the route to a sandbox: the middleware answers 403
+// "Session API key does not match sandbox" unless the accepted sandbox is
+// the one the path wildcard name names (r.PathValue, Go 1.22 patterns such
+// as /api/v1/sandboxes/{sandbox_id}/...). A bound route always needs a
+// sandbox: with WithCredentialsOptional an absent header is answered 401 on
+// it. See docs/design.md §5.
 func WithSandboxParam(name string) Option {
 	return func(c *config) error {
 		if name == "" {
-			return errors.New("sandboxauth/stdlib: empty path wildcard name")
+			return errors.New("sandboxauth: empty route parameter name")
 		}
 		c.routeID = func(r *http.Request) string { return r.PathValue(name) }
 		return nil
 	}
 }
 
-// WithRouteSandboxID is WithSandboxParam for any router: routeID reads the
-// sandbox id from the request the router's own way (chiauth passes
-// chi.URLParam).
-func WithRouteSandboxID(routeID func(*http.Request) string) Option {
+// WithSandboxParamFunc is WithSandboxParam for any other router: routeID
+// returns the sandbox id the route names, unescaped (pass a parameter that
+// your router may hand out percent-encoded through core.RouteParam).
+// chiauth.WithSandboxParam is this with chi.URLParam.
+func WithSandboxParamFunc(routeID func(*http.Request) string) Option {
 	return func(c *config) error {
 		if routeID == nil {
 			return errors.New("sandboxauth/stdlib: nil route id function")
@@ -122,8 +124,10 @@ func (t *trackingWriter) Write(p []byte) (int, error) {
 }
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-// Middleware returns the authentication middleware. A rejected request is
-// answered through the error handler and never reaches next.
+// Middleware returns the authentication middleware, the adapter's one
+// constructor. An accepted sandbox is stored in the request's context (read
+// it with Sandbox); a rejected request is answered through the error handler
+// and never reaches next.
 func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Handler, error) {
 	if v == nil {
 		return nil, errors.New("sandboxauth/stdlib: nil validator")
@@ -138,57 +142,17 @@ func Middleware(v *core.Validator, opts ...Option) (func(http.Handler) http.Hand
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx, ok, err := v.Authenticate(r.Context(), r.Header, c.optional)
+			rt := core.Route{Optional: c.optional}
+			if c.routeID != nil {
+				rt.Bound, rt.SandboxID = true, c.routeID(r)
+			}
+			ctx, info, err := v.Authenticate(r, rt)
 			if err != nil {
 				c.reject(w, r, err)
 				return
 			}
-			if c.routeID != nil {
-				if err := core.CheckContextSandboxID(ctx, c.routeID(r)); err != nil {
-					c.reject(w, r, err)
-					return
-				}
-			}
-			if ok {
+			if info != nil {
 				r = r.WithContext(ctx)
-			}
-			next.ServeHTTP(w, r)
-		})
-	}, nil
-}
-
-// MatchPathValue returns a middleware, mounted after Middleware on routes
-// such as /api/v1/sandboxes/{sandbox_id}/..., that answers 403 "Session API
-// key does not match sandbox" unless the accepted sandbox is the one named by
-// the path wildcard name (read with r.PathValue, Go 1.22 patterns), and 401
-// when there is no accepted sandbox. Requests the skipper exempts pass;
-// credentials-optional does not apply (a bound route needs a sandbox).
-func MatchPathValue(name string, opts ...Option) (func(http.Handler) http.Handler, error) {
-	if name == "" {
-		return nil, errors.New("sandboxauth/stdlib: empty path wildcard name")
-	}
-	return MatchSandboxID(func(r *http.Request) string { return r.PathValue(name) }, opts...)
-}
-
-// MatchSandboxID is MatchPathValue for any router: routeID reads the sandbox
-// id from the request the router's own way (chiauth passes chi.URLParam).
-func MatchSandboxID(routeID func(*http.Request) string, opts ...Option) (func(http.Handler) http.Handler, error) {
-	if routeID == nil {
-		return nil, errors.New("sandboxauth/stdlib: nil route id function")
-	}
-	c, err := newConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if c.skipper != nil && c.skipper(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if err := core.CheckContextSandboxID(r.Context(), routeID(r)); err != nil {
-				c.reject(w, r, err)
-				return
 			}
 			next.ServeHTTP(w, r)
 		})

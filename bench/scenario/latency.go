@@ -119,17 +119,17 @@ func absDur(d time.Duration) time.Duration {
 }
 
 // LatencyStore is a core.Store and core.StatusStore that waits about a fixed
-// latency (see Wait) before each call to an inner core.MemStore: a database
+// latency (see Wait) before each call to an inner core.MemoryStore: a database
 // a network hop away. It counts its calls and their total duration.
 type LatencyStore struct {
-	inner *core.MemStore
+	inner *core.MemoryStore
 	wait  Wait
 	calls atomic.Int64
 	total atomic.Int64 // ns spent waiting
 }
 
 // NewLatencyStore wraps inner with a calibrated wait of latency.
-func NewLatencyStore(inner *core.MemStore, latency time.Duration) (*LatencyStore, error) {
+func NewLatencyStore(inner *core.MemoryStore, latency time.Duration) (*LatencyStore, error) {
 	if inner == nil {
 		return nil, errors.New("scenario: nil inner store")
 	}

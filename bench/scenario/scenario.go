@@ -43,13 +43,13 @@ const (
 	// Bare is the route with no authentication at all: the baseline every
 	// other scenario of the same framework is divided by.
 	Bare Scenario = "bare"
-	// MemStore is sandboxauth (authentication and route binding in one
-	// middleware: the adapter's WithSandboxParam) over core.MemStore,
+	// MemoryStore is sandboxauth (authentication and route binding in one
+	// middleware: the adapter's WithSandboxParam) over core.MemoryStore,
 	// without the cache.
-	MemStore Scenario = "memstore"
-	// Cached is MemStore with the cache in front: every request is a hit.
+	MemoryStore Scenario = "memstore"
+	// Cached is MemoryStore with the cache in front: every request is a hit.
 	Cached Scenario = "cached"
-	// Reject presents an unknown key to sandboxauth over core.MemStore: 401.
+	// Reject presents an unknown key to sandboxauth over core.MemoryStore: 401.
 	Reject Scenario = "reject"
 	// RejectCached presents an unknown key with the cache in front (unknown
 	// keys are never cached, so each one is a miss and a store call): 401.
@@ -66,13 +66,13 @@ const (
 
 // Scenarios returns every scenario, in display order.
 func Scenarios() []Scenario {
-	return []Scenario{Bare, MemStore, Cached, Reject, RejectCached, Slow, SlowCached, KeyAuth}
+	return []Scenario{Bare, MemoryStore, Cached, Reject, RejectCached, Slow, SlowCached, KeyAuth}
 }
 
 // MicroScenarios returns the scenarios of the micro-benchmarks: those whose
 // cost is CPU, not a simulated wait.
 func MicroScenarios() []Scenario {
-	return []Scenario{Bare, MemStore, Cached, Reject, RejectCached, KeyAuth}
+	return []Scenario{Bare, MemoryStore, Cached, Reject, RejectCached, KeyAuth}
 }
 
 // Supports reports whether fw can run sc (KeyAuth is echo's own).
@@ -212,7 +212,7 @@ func Build(fw Framework, sc Scenario, cfg Config) (*Target, error) {
 
 // validator builds the store chain of sc and a validator over it.
 func (t *Target) validator(sc Scenario, cfg Config) (*core.Validator, error) {
-	mem := core.NewMemStore()
+	mem := core.NewMemoryStore()
 	if err := mem.Put(Key, Sandbox()); err != nil {
 		return nil, err
 	}

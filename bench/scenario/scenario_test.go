@@ -28,7 +28,7 @@ func TestLatencyStore(t *testing.T) {
 	if _, err := scenario.NewLatencyStore(nil, 0); err == nil {
 		t.Error("nil inner store accepted")
 	}
-	mem := core.NewMemStore()
+	mem := core.NewMemoryStore()
 	if err := mem.Put(scenario.Key, scenario.Sandbox()); err != nil {
 		t.Fatal(err)
 	}

@@ -70,11 +70,7 @@ func newRouter(framework string, v *core.Validator, a *app) (http.Handler, error
 }
 
 func stdlibRouter(v *core.Validator, a *app) (http.Handler, error) {
-	auth, err := stdlib.Middleware(v)
-	if err != nil {
-		return nil, err
-	}
-	bind, err := stdlib.MatchPathValue(sandboxParam)
+	auth, err := stdlib.Middleware(v, stdlib.WithSandboxParam(sandboxParam))
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +79,7 @@ func stdlibRouter(v *core.Validator, a *app) (http.Handler, error) {
 	for _, rt := range a.routes() {
 		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.h(w, r, r.PathValue) })
 		if rt.session {
-			h = auth(bind(h))
+			h = auth(h)
 		}
 		mux.Handle(rt.method+" "+rt.pattern, h)
 	}
@@ -91,11 +87,7 @@ func stdlibRouter(v *core.Validator, a *app) (http.Handler, error) {
 }
 
 func chiRouter(v *core.Validator, a *app) (http.Handler, error) {
-	auth, err := chiauth.Middleware(v)
-	if err != nil {
-		return nil, err
-	}
-	bind, err := chiauth.MatchURLParam(sandboxParam)
+	auth, err := chiauth.Middleware(v, chiauth.WithSandboxParam(sandboxParam))
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +100,7 @@ func chiRouter(v *core.Validator, a *app) (http.Handler, error) {
 		})
 		for _, m := range methods(rt.method) {
 			if rt.session {
-				r.With(auth, bind).Method(m, rt.pattern, h)
+				r.With(auth).Method(m, rt.pattern, h)
 			} else {
 				r.Method(m, rt.pattern, h)
 			}
@@ -118,11 +110,7 @@ func chiRouter(v *core.Validator, a *app) (http.Handler, error) {
 }
 
 func ginRouter(v *core.Validator, a *app) (http.Handler, error) {
-	auth, err := ginauth.Middleware(v)
-	if err != nil {
-		return nil, err
-	}
-	bind, err := ginauth.MatchParam(sandboxParam)
+	auth, err := ginauth.Middleware(v, ginauth.WithSandboxParam(sandboxParam))
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +125,7 @@ func ginRouter(v *core.Validator, a *app) (http.Handler, error) {
 		h := func(c *gin.Context) { rt.h(c.Writer, c.Request, c.Param) }
 		for _, m := range methods(rt.method) {
 			if rt.session {
-				e.Handle(m, colonPattern(rt.pattern), auth, bind, h)
+				e.Handle(m, colonPattern(rt.pattern), auth, h)
 			} else {
 				e.Handle(m, colonPattern(rt.pattern), h)
 			}
@@ -147,11 +135,7 @@ func ginRouter(v *core.Validator, a *app) (http.Handler, error) {
 }
 
 func echoRouter(v *core.Validator, a *app) (http.Handler, error) {
-	auth, err := echoauth.Middleware(v)
-	if err != nil {
-		return nil, err
-	}
-	bind, err := echoauth.MatchParam(sandboxParam)
+	auth, err := echoauth.Middleware(v, echoauth.WithSandboxParam(sandboxParam))
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +156,7 @@ func echoRouter(v *core.Validator, a *app) (http.Handler, error) {
 		}
 		for _, m := range methods(rt.method) {
 			if rt.session {
-				e.Add(m, colonPattern(rt.pattern), h, auth, bind)
+				e.Add(m, colonPattern(rt.pattern), h, auth)
 			} else {
 				e.Add(m, colonPattern(rt.pattern), h)
 			}

@@ -2,9 +2,12 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -27,6 +30,20 @@ func Fingerprint(key string) string {
 // its argument and retains nothing, so the immutable string is never written.
 func Digest(key string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
+}
+
+// KeyBytes is the number of random bytes in a key made by NewKey.
+const KeyBytes = 32
+
+// NewKey returns a fresh session key: KeyBytes bytes from crypto/rand in
+// base64.RawURLEncoding (43 characters, no padding, safe in a header). The
+// stores this project ships make every key with it.
+func NewKey() (string, error) {
+	b := make([]byte, KeyBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("sandboxauth: generating a session key: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // DigestHex is Digest in lowercase hex, as the SQL store keeps it.

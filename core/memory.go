@@ -7,11 +7,11 @@ import (
 	"sync"
 )
 
-// MemStore is an in-memory Store for tests, examples and single-process
+// MemoryStore is an in-memory Store for tests, examples and single-process
 // tools. It keeps only the SHA-256 digests of keys, never the keys, and hands
 // out copies of its records. It implements StatusStore. The zero value is not
-// usable; call NewMemStore.
-type MemStore struct {
+// usable; call NewMemoryStore.
+type MemoryStore struct {
 	mu    sync.RWMutex
 	byKey map[[sha256.Size]byte]string // key digest -> sandbox id
 	byID  map[string]*memEntry
@@ -22,16 +22,16 @@ type memEntry struct {
 	keys [][sha256.Size]byte
 }
 
-// NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore {
-	return &MemStore{byKey: map[[sha256.Size]byte]string{}, byID: map[string]*memEntry{}}
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{byKey: map[[sha256.Size]byte]string{}, byID: map[string]*memEntry{}}
 }
 
 // Put stores info under key, replacing any sandbox with the same id (and
 // keeping that sandbox's other keys). A sandbox may have several keys; a key
 // belongs to one sandbox. The key must be non-empty, the id non-empty, and the
 // status one of the known statuses.
-func (m *MemStore) Put(key string, info SandboxInfo) error {
+func (m *MemoryStore) Put(key string, info SandboxInfo) error {
 	switch {
 	case key == "":
 		return errors.New("sandboxauth: empty session key")
@@ -60,7 +60,7 @@ func (m *MemStore) Put(key string, info SandboxInfo) error {
 }
 
 // SetStatus changes a sandbox's status; ErrNotFound if there is no such sandbox.
-func (m *MemStore) SetStatus(id string, s Status) error {
+func (m *MemoryStore) SetStatus(id string, s Status) error {
 	if !s.Valid() {
 		return errors.New("sandboxauth: unknown sandbox status " + string(s))
 	}
@@ -75,7 +75,7 @@ func (m *MemStore) SetStatus(id string, s Status) error {
 }
 
 // Delete removes a sandbox and all its keys; ErrNotFound if there is none.
-func (m *MemStore) Delete(id string) error {
+func (m *MemoryStore) Delete(id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.byID[id]
@@ -90,7 +90,7 @@ func (m *MemStore) Delete(id string) error {
 }
 
 // LookupSandbox implements Store.
-func (m *MemStore) LookupSandbox(ctx context.Context, key string) (*SandboxInfo, error) {
+func (m *MemoryStore) LookupSandbox(ctx context.Context, key string) (*SandboxInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (m *MemStore) LookupSandbox(ctx context.Context, key string) (*SandboxInfo,
 }
 
 // SandboxStatus implements StatusStore.
-func (m *MemStore) SandboxStatus(ctx context.Context, id string) (Status, error) {
+func (m *MemoryStore) SandboxStatus(ctx context.Context, id string) (Status, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -116,4 +116,64 @@ func (m *MemStore) SandboxStatus(ctx context.Context, id string) (Status, error)
 		return "", ErrNotFound
 	}
 	return e.info.Status, nil
+}
+
+// Pause sets the sandbox PAUSED and revokes every key it has, in one step:
+// from then on its keys are unknown (401 "Invalid session API key"), also
+// after a resume (docs/design.md §11). ErrNotFound if there is no such
+// sandbox.
+func (m *MemoryStore) Pause(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.byID[id]
+	if e == nil {
+		return ErrNotFound
+	}
+	m.revokeLocked(e)
+	e.info.Status = StatusPaused
+	return nil
+}
+
+// Resume sets a sandbox that is not RUNNING to RUNNING with a new key, which
+// it returns; every older key is revoked. ErrAlreadyRunning if it is RUNNING,
+// ErrNotFound if there is no such sandbox.
+func (m *MemoryStore) Resume(id string) (string, error) {
+	return m.replaceKey(id, true)
+}
+
+// RotateKey replaces every key of the sandbox with a new one, which it
+// returns; the status is unchanged. ErrNotFound if there is no such sandbox.
+func (m *MemoryStore) RotateKey(id string) (string, error) {
+	return m.replaceKey(id, false)
+}
+
+func (m *MemoryStore) replaceKey(id string, resume bool) (string, error) {
+	key, err := NewKey()
+	if err != nil {
+		return "", err
+	}
+	d := Digest(key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.byID[id]
+	switch {
+	case e == nil:
+		return "", ErrNotFound
+	case resume && e.info.Status == StatusRunning:
+		return "", ErrAlreadyRunning
+	}
+	m.revokeLocked(e)
+	if resume {
+		e.info.Status = StatusRunning
+	}
+	e.keys = append(e.keys, d)
+	m.byKey[d] = id
+	return key, nil
+}
+
+func (m *MemoryStore) revokeLocked(e *memEntry) {
+	for _, d := range e.keys {
+		delete(m.byKey, d)
+	}
+	e.keys = nil
 }
