@@ -75,11 +75,11 @@ func Redact(s, key string) string {
 // redacted once at construction, and it does not keep the original error,
 // whose fields (a *url.Error's URL, a driver's query arguments) may hold the
 // key where no redaction reaches and any error reporter that walks the chain
-// would find it. Only the context's verdict survives, so that
+// would find it. Only the context's verdict (and LimitLookups' ErrBusy) survives, so that
 // errors.Is(err, context.DeadlineExceeded) still tells a timeout apart.
 type redactedError struct {
 	msg   string
-	cause error // context.DeadlineExceeded, context.Canceled or nil
+	cause error // context.DeadlineExceeded, context.Canceled, ErrBusy or nil
 }
 
 func redactError(err error, key string) error {
@@ -89,6 +89,8 @@ func redactError(err error, key string) error {
 		e.cause = context.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		e.cause = context.Canceled
+	case errors.Is(err, ErrBusy):
+		e.cause = ErrBusy
 	}
 	return e
 }
