@@ -123,6 +123,3 @@ func RemoteAddrClientID(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// limited and fail are the validator's calls.
-func (l *FailureLimiter) limited(client string) bool { return l.Limited(client) }
-func (l *FailureLimiter) fail(client string)         { l.Fail(client) }
