@@ -122,4 +122,3 @@ func RemoteAddrClientID(r *http.Request) string {
 	}
 	return r.RemoteAddr
 }
-
