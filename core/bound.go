@@ -12,8 +12,8 @@ import (
 // Retry-After, never 401 (docs/design.md §8).
 var ErrBusy = errors.New("sandboxauth: too many store lookups in progress")
 
-// DefaultLookupWait is how long a lookup waits for a slot of LimitLookups.
-const DefaultLookupWait = 50 * time.Millisecond
+// defaultLookupWait is how long a lookup waits for a slot of LimitLookups.
+const defaultLookupWait = 50 * time.Millisecond
 
 // LimitLookups returns a Store that runs at most n lookups of store at once
 // (status lookups included, when store is a StatusStore). A lookup that
@@ -25,7 +25,7 @@ const DefaultLookupWait = 50 * time.Millisecond
 // Put it under the cache, cache.New(core.LimitLookups(db, 20, 0)), so that
 // it bounds real store calls: the cache already shares one call among the
 // requests for the same key, and answers cached keys without a slot. wait
-// 0 means DefaultLookupWait. n must be positive.
+// 0 means 50ms. n must be positive.
 func LimitLookups(store Store, n int, wait time.Duration) (Store, error) {
 	switch {
 	case store == nil:
@@ -35,7 +35,7 @@ func LimitLookups(store Store, n int, wait time.Duration) (Store, error) {
 	case wait < 0:
 		return nil, fmt.Errorf("sandboxauth: lookup wait must not be negative, got %v", wait)
 	case wait == 0:
-		wait = DefaultLookupWait
+		wait = defaultLookupWait
 	}
 	l := &limited{store: store, slots: make(chan struct{}, n), wait: wait}
 	if st, ok := store.(StatusStore); ok {

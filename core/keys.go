@@ -32,14 +32,14 @@ func Digest(key string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
 }
 
-// KeyBytes is the number of random bytes in a key made by NewKey.
-const KeyBytes = 32
+// keyBytes is the number of random bytes in a key made by NewKey.
+const keyBytes = 32
 
-// NewKey returns a fresh session key: KeyBytes bytes from crypto/rand in
+// NewKey returns a fresh session key: 32 bytes from crypto/rand in
 // base64.RawURLEncoding (43 characters, no padding, safe in a header). The
 // stores this project ships make every key with it.
 func NewKey() (string, error) {
-	b := make([]byte, KeyBytes)
+	b := make([]byte, keyBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("sandboxauth: generating a session key: %w", err)
 	}

@@ -12,8 +12,8 @@ import (
 
 // Bounds of a FailureLimiter.
 const (
-	// DefaultMaxClients is how many clients a FailureLimiter tracks at most.
-	DefaultMaxClients = 1 << 16
+	// maxClients is how many clients a FailureLimiter tracks at most.
+	maxClients = 1 << 16
 	// sweepEvery is how often, at most, a full table is swept of idle clients.
 	sweepEvery = time.Second
 )
@@ -21,7 +21,7 @@ const (
 // FailureLimiter limits failed attempts per client with a token bucket per
 // client (golang.org/x/time/rate): a failure takes a token, a client with no
 // token left is refused until one refills. Successful requests never touch
-// it. Its memory is bounded: it tracks at most DefaultMaxClients clients;
+// it. Its memory is bounded: it tracks at most 65,536 clients;
 // when full it first forgets clients whose bucket has refilled (they owe
 // nothing), and clients it still cannot track share one overflow bucket, so
 // a flood from many addresses is limited as one client rather than growing
@@ -45,7 +45,7 @@ func NewFailureLimiter(perMinute int) (*FailureLimiter, error) {
 	if perMinute <= 0 {
 		return nil, fmt.Errorf("sandboxauth: failure limit must be positive, got %d", perMinute)
 	}
-	return newFailureLimiter(perMinute, DefaultMaxClients, time.Now), nil
+	return newFailureLimiter(perMinute, maxClients, time.Now), nil
 }
 
 func newFailureLimiter(perMinute, maxClients int, now func() time.Time) *FailureLimiter {
