@@ -54,7 +54,8 @@
 // When the connection is lost, the listener reconnects with capped backoff
 // and then flushes the whole cache, because notifications sent meanwhile are
 // lost; while it is disconnected (Connected reports false), the cache TTL is
-// the staleness bound again.
+// the staleness bound again. WithFeedObserver reports these events
+// (connected, disconnected, reconnect, flush, notification) for metrics.
 //
 // SQLite is one process: there is no feed, and a server invalidates its
 // cache itself after its own writes (SetStatus, DeleteSandbox, RotateKey).

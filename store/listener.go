@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/sandboxauth/sandboxauth/core"
 )
 
 // Invalidator is what the change feed drives: a cache of sandbox lookups.
@@ -38,6 +40,8 @@ type listenConfig struct {
 	minBackoff     time.Duration
 	maxBackoff     time.Duration
 	healthInterval time.Duration
+	observer       core.FeedObserver // WithFeedObserver's, or nil
+	observerSet    bool              // WithFeedObserver was given (nil is then an error)
 }
 
 // WithLogger sets the listener's logger. Default: slog.Default(). It logs
@@ -108,6 +112,8 @@ func Listen(ctx context.Context, pgURL string, inv Invalidator, opts ...ListenOp
 		return nil, errors.New("sandboxauth/store: Listen: nil Invalidator")
 	case cfg.logger == nil:
 		return nil, errors.New("sandboxauth/store: WithLogger: nil logger")
+	case cfg.observerSet && cfg.observer == nil:
+		return nil, errors.New("sandboxauth/store: WithFeedObserver: nil observer")
 	case cfg.minBackoff < time.Millisecond || cfg.maxBackoff < cfg.minBackoff || cfg.maxBackoff > time.Minute:
 		return nil, errors.New("sandboxauth/store: WithReconnectBackoff: want 1ms <= min <= max <= 1min")
 	case cfg.healthInterval < 10*time.Millisecond || cfg.healthInterval > 10*time.Minute:
@@ -136,6 +142,7 @@ func Listen(ctx context.Context, pgURL string, inv Invalidator, opts ...ListenOp
 	runCtx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	l.connected.Store(true)
+	l.observe(core.FeedConnected)
 	go l.run(runCtx, conn)
 	return l, nil
 }
@@ -180,6 +187,7 @@ func (l *Listener) run(ctx context.Context, conn *pgx.Conn) {
 	for {
 		err := l.receive(ctx, conn)
 		l.connected.Store(false)
+		l.observe(core.FeedDisconnected)
 		closeConn(conn)
 		if ctx.Err() != nil {
 			return
@@ -190,8 +198,11 @@ func (l *Listener) run(ctx context.Context, conn *pgx.Conn) {
 			return
 		}
 		l.connected.Store(true)
+		l.observe(core.FeedReconnect)
+		l.observe(core.FeedConnected)
 		// Notifications sent while we were away are lost.
 		l.inv.Flush()
+		l.observe(core.FeedFlush)
 		l.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "sandboxauth change feed reconnected; cache flushed")
 	}
 }
@@ -204,8 +215,10 @@ func (l *Listener) receive(ctx context.Context, conn *pgx.Conn) error {
 		cancel()
 		switch {
 		case err == nil:
+			l.observe(core.FeedNotification)
 			if n.Payload == "" {
 				l.inv.Flush()
+				l.observe(core.FeedFlush)
 			} else {
 				l.inv.InvalidateSandbox(n.Payload)
 			}
