@@ -25,7 +25,7 @@ type config struct {
 }
 
 // frameworks are the values of --framework.
-var frameworks = []string{"stdlib", "chi", "gin", "echo"}
+var frameworks = []string{"stdlib", "chi", "gin", "echo", "echo5"}
 
 // minAdminTokenLen keeps guessable admin tokens out.
 const minAdminTokenLen = 16
@@ -39,7 +39,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	// applied after parsing, so a secret in the environment (the admin
 	// token, a database password) is never printed in the usage text.
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (env SANDBOXD_ADDR)")
-	fs.StringVar(&c.Framework, "framework", "stdlib", "router serving the routes: stdlib, chi, gin or echo (env SANDBOXD_FRAMEWORK)")
+	fs.StringVar(&c.Framework, "framework", "stdlib", "router serving the routes: stdlib, chi, gin, echo (v4) or echo5 (echo v5) (env SANDBOXD_FRAMEWORK)")
 	fs.StringVar(&c.DB, "db", "sandboxd.db", "SQLite file path, or a postgres:// URL (env SANDBOXD_DB)")
 	fs.StringVar(&mode, "mode", "oss", "application mode: oss or saas (env SANDBOXD_MODE)")
 	fs.StringVar(&ttl, "cache-ttl", "2s", "session-key cache TTL; 0 turns the cache off (env SANDBOXD_CACHE_TTL)")

@@ -65,6 +65,8 @@ func newRouter(framework string, v *core.Validator, a *app) (http.Handler, error
 		return ginRouter(v, a)
 	case "echo":
 		return echoRouter(v, a)
+	case "echo5":
+		return echo5Router(v, a) // echo5.go
 	}
 	return nil, fmt.Errorf("unknown framework %q", framework)
 }
