@@ -13,6 +13,7 @@ import (
 	"github.com/sandboxauth/sandboxauth/authtest"
 	"github.com/sandboxauth/sandboxauth/chiauth"
 	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
 type middleware = func(http.Handler) http.Handler
@@ -33,22 +34,23 @@ func mustFor(t testing.TB) func(middleware, error) middleware {
 func withFactory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
 	must := mustFor(t)
 	auth := must(chiauth.Middleware(v))
-	optional := must(chiauth.Middleware(v, chiauth.WithCredentialsOptional()))
-	bind := must(chiauth.MatchURLParam("sandbox_id"))
+	optional := must(chiauth.Middleware(v, stdlib.WithCredentialsOptional()))
+	bound := must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id")))
 	r := chi.NewRouter()
 	r.With(auth).Method(http.MethodGet, authtest.PathProtected, endpoint)
 	r.With(optional).Method(http.MethodGet, authtest.PathOptional, endpoint)
-	r.With(auth, bind).Method(http.MethodGet, authtest.PathSandboxPattern, endpoint)
+	r.With(bound).Method(http.MethodGet, authtest.PathSandboxPattern, endpoint)
 	return r
 }
 
 // nestedFactory mounts the same routes with r.Group, r.Route and a mounted
-// sub-router, the middlewares installed with Use.
+// sub-router, the middlewares installed with Use: the bound one inside the
+// r.Route that names the parameter, in front of a sub-router mounted there.
 func nestedFactory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
 	must := mustFor(t)
 	auth := must(chiauth.Middleware(v))
-	optional := must(chiauth.Middleware(v, chiauth.WithCredentialsOptional()))
-	bind := must(chiauth.MatchURLParam("sandbox_id"))
+	optional := must(chiauth.Middleware(v, stdlib.WithCredentialsOptional()))
+	bound := must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id")))
 	r := chi.NewRouter()
 	r.Group(func(r chi.Router) {
 		r.Use(auth)
@@ -59,9 +61,8 @@ func nestedFactory(t testing.TB, v *core.Validator, endpoint http.Handler) http.
 		r.Method(http.MethodGet, authtest.PathOptional, endpoint)
 	})
 	r.Route("/api/v1/sandboxes/{sandbox_id}", func(r chi.Router) {
-		r.Use(auth)
+		r.Use(bound)
 		settings := chi.NewRouter()
-		settings.Use(bind)
 		settings.Method(http.MethodGet, "/secrets", endpoint)
 		r.Mount("/settings", settings)
 	})
@@ -77,9 +78,9 @@ const (
 	sbRunning  = "sb1"
 )
 
-func newStore(t testing.TB) *core.MemStore {
+func newStore(t testing.TB) *core.MemoryStore {
 	t.Helper()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	for key, info := range map[string]core.SandboxInfo{
 		keyRunning: {ID: sbRunning, Status: core.StatusRunning, CreatedByUserID: "u1"},
 		keyPaused:  {ID: "sb2", Status: core.StatusPaused, CreatedByUserID: "u1"},
@@ -149,13 +150,13 @@ func expectAnswer(t *testing.T, rec *httptest.ResponseRecorder, want *core.Error
 }
 
 // TestChiRouting authenticates and binds routes built every way chi offers:
-// Group+Use, With, Route+Use, nested Route, With inside Route, and a
-// sub-router mounted under a pattern that names the parameter.
+// Group+Use, With, Route+Use, nested Route, Group and With inside Route, and
+// a sub-router mounted under a pattern that names the parameter.
 func TestChiRouting(t *testing.T) {
 	must := mustFor(t)
 	v := newValidator(t, newStore(t))
 	auth := must(chiauth.Middleware(v))
-	bind := must(chiauth.MatchURLParam("sandbox_id"))
+	bound := must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id")))
 
 	r := chi.NewRouter()
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
@@ -164,18 +165,20 @@ func TestChiRouting(t *testing.T) {
 		r.Get("/group", whoami)
 	})
 	r.With(auth).Get("/with", whoami)
-	r.With(auth, bind).Get("/flat/{sandbox_id}", whoami)
+	r.With(bound).Get("/flat/{sandbox_id}", whoami)
 	r.Route("/api/v1/sandboxes/{sandbox_id}", func(r chi.Router) {
-		r.Use(auth)
-		r.Get("/unbound", whoami)
-		r.With(bind).Get("/settings/secrets", whoami)
+		r.Group(func(r chi.Router) {
+			r.Use(auth)
+			r.Get("/unbound", whoami)
+		})
+		r.With(bound).Get("/settings/secrets", whoami)
 		r.Route("/files", func(r chi.Router) {
-			r.Use(bind)
+			r.Use(bound)
 			r.Get("/{name}", whoami)
 		})
 	})
 	hooks := chi.NewRouter()
-	hooks.Use(auth, bind)
+	hooks.Use(bound)
 	hooks.Get("/events", whoami)
 	r.Mount("/hooks/{sandbox_id}", hooks)
 
@@ -234,28 +237,42 @@ func TestChiRouting(t *testing.T) {
 	}
 }
 
-// TestMatchURLParamBeforeRoutingFailsClosed pins the misuse the package
-// documentation warns about: bound with Use on the router that routes the
-// parameter, the parameter is not known yet and every request is refused.
-func TestMatchURLParamBeforeRoutingFailsClosed(t *testing.T) {
-	must := mustFor(t)
-	auth := must(chiauth.Middleware(newValidator(t, newStore(t))))
-	bind := must(chiauth.MatchURLParam("sandbox_id"))
+// TestSandboxParamBeforeRoutingFailsClosed pins the misuse the package
+// documentation warns about: a bound middleware installed with Use on the
+// router that routes the parameter runs before the parameter is known, and
+// every request is refused.
+func TestSandboxParamBeforeRoutingFailsClosed(t *testing.T) {
+	bound := mustFor(t)(chiauth.Middleware(newValidator(t, newStore(t)), chiauth.WithSandboxParam("sandbox_id")))
 	ran := false
 	r := chi.NewRouter()
-	r.Use(auth, bind)
+	r.Use(bound)
 	r.Get("/x/{sandbox_id}", func(http.ResponseWriter, *http.Request) { ran = true })
 	expectAnswer(t, serve(r, "/x/"+sbRunning, keyRunning), core.ErrSandboxMismatch)
+	expectAnswer(t, serve(r, "/x/"+sbRunning, ""), core.ErrMissingKey)
 	if ran {
 		t.Error("endpoint ran")
 	}
 }
 
-func TestMatchURLParamWithoutSandbox(t *testing.T) {
-	bind := mustFor(t)(chiauth.MatchURLParam("sandbox_id"))
+// TestSandboxParamWithoutSandbox: a bound route always needs a sandbox, so a
+// request without the header is answered 401 there, credentials optional or
+// not.
+func TestSandboxParamWithoutSandbox(t *testing.T) {
+	must := mustFor(t)
+	v := newValidator(t, newStore(t))
+	ran := 0
+	endpoint := func(w http.ResponseWriter, r *http.Request) { ran++; whoami(w, r) }
 	r := chi.NewRouter()
-	r.With(bind).Get("/x/{sandbox_id}", whoami)
-	expectAnswer(t, serve(r, "/x/"+sbRunning, keyRunning), core.ErrMissingKey)
+	r.With(must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id")))).Get("/x/{sandbox_id}", endpoint)
+	r.With(must(chiauth.Middleware(v, stdlib.WithCredentialsOptional(), chiauth.WithSandboxParam("sandbox_id")))).Get("/o/{sandbox_id}", endpoint)
+	for _, p := range []string{"/x/", "/o/"} {
+		expectAnswer(t, serve(r, p+sbRunning, ""), core.ErrMissingKey)
+		expectAnswer(t, serve(r, p+"other", keyRunning), core.ErrSandboxMismatch)
+	}
+	if ran != 0 {
+		t.Errorf("endpoint ran %d times", ran)
+	}
+	expectAnswer(t, serve(r, "/o/"+sbRunning, keyRunning), nil)
 }
 
 func TestConstructorsValidate(t *testing.T) {
@@ -263,26 +280,30 @@ func TestConstructorsValidate(t *testing.T) {
 	if mw, err := chiauth.Middleware(nil); err == nil || mw != nil {
 		t.Error("nil validator accepted")
 	}
-	for name, opt := range map[string]chiauth.Option{
-		"nil option":        nil,
-		"nil skipper":       chiauth.WithSkipper(nil),
-		"nil error handler": chiauth.WithErrorHandler(nil),
+	if mw, err := chiauth.Middleware(nil, chiauth.WithSandboxParam("sandbox_id")); err == nil || mw != nil {
+		t.Error("nil validator accepted with a binding")
+	}
+	for name, opts := range map[string][]chiauth.Option{
+		"nil option":                {nil},
+		"nil skipper":               {stdlib.WithSkipper(nil)},
+		"nil error handler":         {stdlib.WithErrorHandler(nil)},
+		"empty URL parameter name":  {chiauth.WithSandboxParam("")},
+		"nil option after a binder": {chiauth.WithSandboxParam("sandbox_id"), nil},
 	} {
-		if mw, err := chiauth.Middleware(v, opt); err == nil || mw != nil {
+		if mw, err := chiauth.Middleware(v, opts...); err == nil || mw != nil {
 			t.Errorf("%s accepted by Middleware", name)
 		}
-		if mw, err := chiauth.MatchURLParam("sandbox_id", opt); err == nil || mw != nil {
-			t.Errorf("%s accepted by MatchURLParam", name)
-		}
 	}
-	if mw, err := chiauth.MatchURLParam(""); err == nil || mw != nil {
-		t.Error("empty URL parameter name accepted")
+	if mw, err := chiauth.Middleware(v, stdlib.WithCredentialsOptional(), chiauth.WithSandboxParam("sandbox_id"),
+		stdlib.WithSkipper(func(*http.Request) bool { return false }),
+		stdlib.WithErrorHandler(func(http.ResponseWriter, *http.Request, error) {})); err != nil || mw == nil {
+		t.Errorf("valid options refused: %v", err)
 	}
 }
 
 func TestSkipperBypassesAuthWithoutSandbox(t *testing.T) {
 	mw := mustFor(t)(chiauth.Middleware(newValidator(t, newStore(t)),
-		chiauth.WithSkipper(func(r *http.Request) bool { return r.URL.Path == "/healthz" })))
+		stdlib.WithSkipper(func(r *http.Request) bool { return r.URL.Path == "/healthz" })))
 	r := chi.NewRouter()
 	r.Use(mw)
 	r.Get("/healthz", whoami)
@@ -295,8 +316,31 @@ func TestSkipperBypassesAuthWithoutSandbox(t *testing.T) {
 	expectAnswer(t, serve(r, "/other", ""), core.ErrMissingKey)
 }
 
+// TestRouteBindingHonoursSkipper: a request the skipper exempts passes a
+// bound route without a sandbox; every other one is authenticated and bound.
+func TestRouteBindingHonoursSkipper(t *testing.T) {
+	mw := mustFor(t)(chiauth.Middleware(newValidator(t, newStore(t)), chiauth.WithSandboxParam("sandbox_id"),
+		stdlib.WithSkipper(func(r *http.Request) bool { return r.Method == http.MethodOptions })))
+	r := chi.NewRouter()
+	r.With(mw).Get("/s/{sandbox_id}", whoami)
+	r.With(mw).Options("/s/{sandbox_id}", whoami)
+
+	req := httptest.NewRequest(http.MethodOptions, "/s/other", nil)
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Body.String() != "{\"accessor\":\"\",\"context\":\"\",\"param\":\"other\"}\n" {
+		t.Errorf("skipped request: %d %q; want 200 without sandbox", rec.Code, rec.Body)
+	}
+	expectAnswer(t, serve(r, "/s/"+sbRunning, ""), core.ErrMissingKey)
+	expectAnswer(t, serve(r, "/s/other", keyRunning), core.ErrSandboxMismatch)
+	rec = serve(r, "/s/"+sbRunning, keyRunning)
+	if rec.Code != http.StatusOK || rec.Body.String() != "{\"accessor\":\"sb1\",\"context\":\"sb1\",\"param\":\"sb1\"}\n" {
+		t.Errorf("bound request: %d %q; want 200 with sandbox sb1", rec.Code, rec.Body)
+	}
+}
+
 func TestCredentialsOptional(t *testing.T) {
-	mw := mustFor(t)(chiauth.Middleware(newValidator(t, newStore(t)), chiauth.WithCredentialsOptional()))
+	mw := mustFor(t)(chiauth.Middleware(newValidator(t, newStore(t)), stdlib.WithCredentialsOptional()))
 	r := chi.NewRouter()
 	r.With(mw).Get("/o", whoami)
 	rec := serve(r, "/o", "")
@@ -309,32 +353,36 @@ func TestCredentialsOptional(t *testing.T) {
 
 func TestErrorHandlerReceivesTypedError(t *testing.T) {
 	var got []error
-	handler := chiauth.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
+	handler := stdlib.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, err error) {
 		got = append(got, err)
 		w.WriteHeader(http.StatusTeapot)
 	})
-	must := mustFor(t)
-	auth := must(chiauth.Middleware(newValidator(t, newStore(t)), handler))
-	bind := must(chiauth.MatchURLParam("sandbox_id", handler))
+	ran := 0
 	r := chi.NewRouter()
-	r.With(auth, bind).Get("/s/{sandbox_id}", whoami)
+	r.With(mustFor(t)(chiauth.Middleware(newValidator(t, newStore(t)), handler, chiauth.WithSandboxParam("sandbox_id")))).
+		Get("/s/{sandbox_id}", func(http.ResponseWriter, *http.Request) { ran++ })
 
 	for _, tc := range []struct {
 		key, id string
 		want    *core.Error
 	}{
 		{"sk-unknown", sbRunning, core.ErrInvalidKey},
+		{"", sbRunning, core.ErrMissingKey},
+		{keyPaused, sbRunning, core.ErrNotRunning},
 		{keyRunning, "other", core.ErrSandboxMismatch},
 	} {
 		got = nil
 		rec := serve(r, "/s/"+tc.id, tc.key)
-		if rec.Code != http.StatusTeapot {
-			t.Errorf("status %d, want the custom handler's 418", rec.Code)
+		if rec.Code != http.StatusTeapot || rec.Body.Len() != 0 {
+			t.Errorf("status %d %q, want the custom handler's bare 418", rec.Code, rec.Body)
 		}
 		var ce *core.Error
 		if len(got) != 1 || !errors.Is(got[0], tc.want) || !errors.As(got[0], &ce) {
 			t.Errorf("error handler got %v, want one %v", got, tc.want)
 		}
+	}
+	if ran != 0 {
+		t.Errorf("endpoint ran %d times after rejections", ran)
 	}
 }
 
@@ -347,33 +395,11 @@ func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
 	}
 }
 
-// TestConformanceBoundInMiddleware: the binding done by Middleware itself.
-func TestConformanceBoundInMiddleware(t *testing.T) {
-	authtest.Run(t, func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
-		must := mustFor(t)
-		r := chi.NewRouter()
-		r.With(must(chiauth.Middleware(v))).Method(http.MethodGet, authtest.PathProtected, endpoint)
-		r.With(must(chiauth.Middleware(v, chiauth.WithCredentialsOptional()))).Method(http.MethodGet, authtest.PathOptional, endpoint)
-		r.Route("/api/v1/sandboxes/{sandbox_id}", func(r chi.Router) {
-			r.Use(must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id"))))
-			r.Method(http.MethodGet, "/settings/secrets", endpoint)
-		})
-		return r
-	})
-	if _, err := chiauth.Middleware(nil); err == nil {
-		t.Error("nil validator accepted")
-	}
-	v, _ := core.New(core.NewMemStore())
-	if _, err := chiauth.Middleware(v, chiauth.WithSandboxParam("")); err == nil {
-		t.Error("empty parameter name accepted")
-	}
-}
-
 // TestBindingUnescapesRawPathParams: chi routes on RawPath when the path has
 // an escaped "/", handing out escaped parameters; the binding must compare
 // the id as the path names it, like net/http and gin.
 func TestBindingUnescapesRawPathParams(t *testing.T) {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	if err := store.Put("k", core.SandboxInfo{ID: "sb/1", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
 		t.Fatal(err)
 	}
@@ -381,15 +407,22 @@ func TestBindingUnescapesRawPathParams(t *testing.T) {
 	must := mustFor(t)
 	r := chi.NewRouter()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
-	r.With(must(chiauth.Middleware(v)), must(chiauth.MatchURLParam("id"))).Get("/a/{id}", ok)
-	r.With(must(chiauth.Middleware(v, chiauth.WithSandboxParam("id")))).Get("/b/{id}", ok)
-	for _, p := range []string{"/a/sb%2F1", "/b/sb%2F1"} {
+	bound := must(chiauth.Middleware(v, chiauth.WithSandboxParam("id")))
+	r.Route("/a/{id}", func(r chi.Router) {
+		r.Use(bound)
+		r.Get("/", ok)
+	})
+	r.With(bound).Get("/b/{id}", ok)
+	for p, want := range map[string]int{
+		"/a/sb%2F1/": http.StatusOK, "/b/sb%2F1": http.StatusOK,
+		"/a/sb%2F2/": http.StatusForbidden, "/b/sb%2F2": http.StatusForbidden,
+	} {
 		req := httptest.NewRequest(http.MethodGet, p, nil)
 		req.Header.Set(core.HeaderName, "k")
 		rec := httptest.NewRecorder()
 		r.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			t.Errorf("%s: %d %s, want 200", p, rec.Code, rec.Body)
+		if rec.Code != want {
+			t.Errorf("%s: %d %s, want %d", p, rec.Code, rec.Body, want)
 		}
 	}
 }

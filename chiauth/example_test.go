@@ -12,24 +12,21 @@ import (
 
 	"github.com/sandboxauth/sandboxauth/chiauth"
 	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
 // A complete small app: the session key is checked on every route of the
 // sandbox API, the route is bound to the {sandbox_id} it names, and the
 // handler reads the accepted sandbox with chiauth.Sandbox.
 func Example() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-live", core.SandboxInfo{ID: "sb-1", CreatedByUserID: "alice", Status: core.StatusRunning})
 	_ = store.Put("sk-paused", core.SandboxInfo{ID: "sb-2", CreatedByUserID: "bob", Status: core.StatusPaused})
 	v, err := core.New(store, core.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := chiauth.Middleware(v)
-	if err != nil {
-		log.Fatal(err)
-	}
-	bind, err := chiauth.MatchURLParam("sandbox_id")
+	auth, err := chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,7 +34,7 @@ func Example() {
 	r := chi.NewRouter()
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	r.Route("/api/v1/sandboxes/{sandbox_id}", func(r chi.Router) {
-		r.Use(auth, bind) // inside Route, so the {sandbox_id} parameter is known
+		r.Use(auth) // inside Route, so the {sandbox_id} parameter is known
 		r.Get("/settings/secrets", func(w http.ResponseWriter, r *http.Request) {
 			sb, _ := chiauth.Sandbox(r)
 			fmt.Fprintf(w, "secrets of %s for sandbox %s\n", sb.CreatedByUserID, sb.ID)
@@ -66,17 +63,16 @@ func Example() {
 	// 401 {"detail":"Sandbox is not running","code":"sandbox_not_running"}
 }
 
-// MatchURLParam also works as an inline middleware with r.With, where chi
-// has already routed the request.
-func ExampleMatchURLParam() {
-	store := core.NewMemStore()
+// A bound middleware also works inline with r.With, where chi has already
+// routed the request.
+func ExampleWithSandboxParam() {
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-live", core.SandboxInfo{ID: "sb-1", Status: core.StatusRunning})
 	v, _ := core.New(store, core.WithLogger(slog.New(slog.DiscardHandler)))
-	auth, _ := chiauth.Middleware(v)
-	bind, _ := chiauth.MatchURLParam("id")
+	auth, _ := chiauth.Middleware(v, chiauth.WithSandboxParam("id"))
 
 	r := chi.NewRouter()
-	r.With(auth, bind).Post("/hooks/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+	r.With(auth).Post("/hooks/{id}/events", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 
@@ -92,13 +88,14 @@ func ExampleMatchURLParam() {
 	// sb-2 403
 }
 
-// With credentials optional, a request without the header passes with no
+// The net/http adapter's options configure the chi middleware as they are:
+// with credentials optional, a request without the header passes with no
 // sandbox; one with a bad key is still refused.
-func ExampleWithCredentialsOptional() {
-	store := core.NewMemStore()
+func ExampleMiddleware_credentialsOptional() {
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-live", core.SandboxInfo{ID: "sb-1", Status: core.StatusRunning})
 	v, _ := core.New(store, core.WithLogger(slog.New(slog.DiscardHandler)))
-	auth, _ := chiauth.Middleware(v, chiauth.WithCredentialsOptional())
+	auth, _ := chiauth.Middleware(v, stdlib.WithCredentialsOptional())
 
 	r := chi.NewRouter()
 	r.Use(auth)

@@ -22,7 +22,8 @@ import (
 
 const sandboxRoute = "/api/v1/sandboxes/:sandbox_id/settings/secrets"
 
-// mount builds an Echo with the adapter on the suite's three routes. With
+// mount builds an Echo with the adapter on the suite's three routes, the
+// sandbox route bound by the middleware (WithSandboxParam). With
 // errorHandler nil, echo's default HTTPErrorHandler answers rejections.
 func mount(t testing.TB, v *core.Validator, endpoint http.Handler, errorHandler echo.HTTPErrorHandler) *echo.Echo {
 	t.Helper()
@@ -34,7 +35,7 @@ func mount(t testing.TB, v *core.Validator, endpoint http.Handler, errorHandler 
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind, err := echoauth.MatchParam("sandbox_id")
+	bound, err := echoauth.Middleware(v, echoauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func mount(t testing.TB, v *core.Validator, endpoint http.Handler, errorHandler 
 	h := echo.WrapHandler(endpoint)
 	e.GET(authtest.PathProtected, h, auth)
 	e.GET(authtest.PathOptional, h, optional)
-	e.GET(sandboxRoute, h, auth, bind)
+	e.GET(sandboxRoute, h, bound)
 	return e
 }
 
@@ -67,9 +68,9 @@ const (
 	keyOwnerless = "sk-test-ownerless-0123456789"
 )
 
-func newStore(t *testing.T) *core.MemStore {
+func newStore(t *testing.T) *core.MemoryStore {
 	t.Helper()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	for key, info := range map[string]core.SandboxInfo{
 		keyRunning:   {ID: "sb1", Status: core.StatusRunning, CreatedByUserID: "u1"},
 		keyPaused:    {ID: "sb2", Status: core.StatusPaused, CreatedByUserID: "u1"},
@@ -289,21 +290,21 @@ func TestConstructorsValidate(t *testing.T) {
 	if _, err := echoauth.Middleware(nil); err == nil {
 		t.Error("nil validator accepted")
 	}
-	for name, opt := range map[string]echoauth.Option{
-		"nil option":  nil,
-		"nil skipper": echoauth.WithSkipper(nil),
+	if _, err := echoauth.Middleware(nil, echoauth.WithSandboxParam("id")); err == nil {
+		t.Error("nil validator accepted with a binding")
+	}
+	for name, opts := range map[string][]echoauth.Option{
+		"nil option":                {nil},
+		"nil skipper":               {echoauth.WithSkipper(nil)},
+		"empty parameter name":      {echoauth.WithSandboxParam("")},
+		"nil option after a binder": {echoauth.WithSandboxParam("id"), nil},
 	} {
-		if _, err := echoauth.Middleware(v, opt); err == nil {
+		if mw, err := echoauth.Middleware(v, opts...); err == nil || mw != nil {
 			t.Errorf("%s accepted by Middleware", name)
 		}
-		if _, err := echoauth.MatchParam("id", opt); err == nil {
-			t.Errorf("%s accepted by MatchParam", name)
-		}
 	}
-	if _, err := echoauth.MatchParam(""); err == nil {
-		t.Error("empty parameter name accepted")
-	}
-	if _, err := echoauth.Middleware(v, echoauth.WithCredentialsOptional(), echoauth.WithSkipper(func(echo.Context) bool { return false })); err != nil {
+	if mw, err := echoauth.Middleware(v, echoauth.WithCredentialsOptional(), echoauth.WithSkipper(func(echo.Context) bool { return false }),
+		echoauth.WithSandboxParam("id")); err != nil || mw == nil {
 		t.Errorf("valid options refused: %v", err)
 	}
 }
@@ -331,19 +332,15 @@ func TestSkipper(t *testing.T) {
 }
 
 // The accessor and the request context agree, in a native echo handler, in
-// a group, and with the binding middleware on the group's route.
+// a group whose middleware binds the group's route.
 func TestSandboxAccessorInGroup(t *testing.T) {
 	v := newValidator(t, newStore(t))
-	auth, err := echoauth.Middleware(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bind, err := echoauth.MatchParam("id")
+	auth, err := echoauth.Middleware(v, echoauth.WithSandboxParam("id"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := echo.New()
-	g := e.Group("/api/v1/sandboxes/:id", auth, bind)
+	g := e.Group("/api/v1/sandboxes/:id", auth)
 	g.GET("/whoami", func(c echo.Context) error {
 		info, ok := echoauth.Sandbox(c)
 		fromCtx, ok2 := core.SandboxFromContext(c.Request().Context())
@@ -385,71 +382,132 @@ func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
 }
 
 // The binding fails closed where the route has no such parameter, and before
-// routing (e.Pre), where echo knows no parameters yet.
-func TestMatchParamFailsClosedWithoutParameter(t *testing.T) {
+// routing (e.Pre), where echo knows no parameters yet: a valid key is
+// answered 403, a missing one 401, and the handler never runs.
+func TestSandboxParamFailsClosedWithoutParameter(t *testing.T) {
 	v := newValidator(t, newStore(t))
-	auth, err := echoauth.Middleware(v)
+	bound, err := echoauth.Middleware(v, echoauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind, err := echoauth.MatchParam("sandbox_id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
+	ran := 0
+	ok := func(c echo.Context) error { ran++; return c.NoContent(http.StatusOK) }
 	noParam := echo.New()
-	noParam.GET("/sandboxes/:id", ok, auth, bind)
+	noParam.GET("/sandboxes/:id", ok, bound)
 	pre := echo.New()
-	pre.Pre(auth, bind)
+	pre.Pre(bound)
 	pre.GET("/sandboxes/:sandbox_id", ok)
 	for name, e := range map[string]*echo.Echo{"other parameter": noParam, "e.Pre": pre} {
-		req := httptest.NewRequest(http.MethodGet, "/sandboxes/sb1", nil)
-		req.Header.Set(core.HeaderName, keyRunning)
-		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, req)
-		if rec.Code != http.StatusForbidden {
-			t.Errorf("%s: %d, want 403", name, rec.Code)
+		for key, want := range map[string]*core.Error{keyRunning: core.ErrSandboxMismatch, "": core.ErrMissingKey} {
+			req := httptest.NewRequest(http.MethodGet, "/sandboxes/sb1", nil)
+			if key != "" {
+				req.Header.Set(core.HeaderName, key)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			row := core.ResponseFor(want)
+			if rec.Code != row.Status || rec.Body.String() != row.Body {
+				t.Errorf("%s, key %q: %d %q, want %d %q", name, key, rec.Code, rec.Body.String(), row.Status, row.Body)
+			}
 		}
+	}
+	if ran != 0 {
+		t.Errorf("handler ran %d times", ran)
 	}
 }
 
-func TestMatchParamSkipper(t *testing.T) {
-	bind, err := echoauth.MatchParam("sandbox_id", echoauth.WithSkipper(func(c echo.Context) bool { return c.Request().Method == http.MethodOptions }))
+// The skipper exempts requests from the whole middleware, the route binding
+// included; every other request is authenticated and bound.
+func TestSandboxParamSkipper(t *testing.T) {
+	bound, err := echoauth.Middleware(newValidator(t, newStore(t)), echoauth.WithSandboxParam("sandbox_id"),
+		echoauth.WithSkipper(func(c echo.Context) bool { return c.Request().Method == http.MethodOptions }))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sawSandbox string
+	h := func(c echo.Context) error {
+		if info, ok := echoauth.Sandbox(c); ok {
+			sawSandbox = info.ID
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
 	e := echo.New()
-	e.Add(http.MethodOptions, "/sandboxes/:sandbox_id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, bind)
-	e.GET("/sandboxes/:sandbox_id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, bind)
-	for method, want := range map[string]int{http.MethodOptions: http.StatusNoContent, http.MethodGet: http.StatusUnauthorized} {
+	e.Add(http.MethodOptions, "/sandboxes/:sandbox_id", h, bound)
+	e.GET("/sandboxes/:sandbox_id", h, bound)
+	for _, tc := range []struct {
+		method, id, key string
+		want            int
+		sandbox         string
+	}{
+		{http.MethodOptions, "sb1", "", http.StatusNoContent, ""},
+		{http.MethodOptions, "other", "", http.StatusNoContent, ""},
+		{http.MethodGet, "sb1", "", http.StatusUnauthorized, ""},
+		{http.MethodGet, "other", keyRunning, http.StatusForbidden, ""},
+		{http.MethodGet, "sb1", keyRunning, http.StatusNoContent, "sb1"},
+	} {
+		sawSandbox = ""
+		req := httptest.NewRequest(tc.method, "/sandboxes/"+tc.id, nil)
+		if tc.key != "" {
+			req.Header.Set(core.HeaderName, tc.key)
+		}
 		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, httptest.NewRequest(method, "/sandboxes/sb1", nil))
-		if rec.Code != want {
-			t.Errorf("%s: %d, want %d", method, rec.Code, want)
+		e.ServeHTTP(rec, req)
+		if rec.Code != tc.want || sawSandbox != tc.sandbox {
+			t.Errorf("%s %s key %q: %d (sandbox %q), want %d (sandbox %q)", tc.method, tc.id, tc.key, rec.Code, sawSandbox, tc.want, tc.sandbox)
 		}
 	}
 }
 
-// TestConformanceBoundInMiddleware: the binding done by Middleware itself.
-func TestConformanceBoundInMiddleware(t *testing.T) {
-	authtest.Run(t, func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
-		mw := func(opts ...echoauth.Option) echo.MiddlewareFunc {
-			m, err := echoauth.Middleware(v, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
+// A bound route always needs a sandbox: without the header it is answered
+// 401, credentials optional or not; the binding's rejections reach a custom
+// HTTPErrorHandler as typed errors.
+func TestSandboxParamNeedsSandbox(t *testing.T) {
+	v := newValidator(t, newStore(t))
+	var got []error
+	e := echo.New()
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		got = append(got, err)
+		_ = c.String(http.StatusTeapot, "custom")
+	}
+	ran := 0
+	h := func(c echo.Context) error { ran++; return c.NoContent(http.StatusNoContent) }
+	for prefix, opts := range map[string][]echoauth.Option{
+		"/s/": {echoauth.WithSandboxParam("sandbox_id")},
+		"/o/": {echoauth.WithCredentialsOptional(), echoauth.WithSandboxParam("sandbox_id")},
+	} {
+		mw, err := echoauth.Middleware(v, opts...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		e := echo.New()
-		h := echo.WrapHandler(endpoint)
-		e.GET(authtest.PathProtected, h, mw())
-		e.GET(authtest.PathOptional, h, mw(echoauth.WithCredentialsOptional()))
-		e.GET(sandboxRoute, h, mw(echoauth.WithSandboxParam("sandbox_id")))
-		return e
-	})
-	v, _ := core.New(core.NewMemStore())
-	if _, err := echoauth.Middleware(v, echoauth.WithSandboxParam("")); err == nil {
-		t.Error("empty parameter name accepted")
+		e.GET(prefix+":sandbox_id", h, mw)
+	}
+	for _, prefix := range []string{"/s/", "/o/"} {
+		for _, tc := range []struct {
+			id, key string
+			want    *core.Error
+		}{
+			{"sb1", "", core.ErrMissingKey},
+			{"sb3", keyRunning, core.ErrSandboxMismatch},
+		} {
+			got = nil
+			req := httptest.NewRequest(http.MethodGet, prefix+tc.id, nil)
+			if tc.key != "" {
+				req.Header.Set(core.HeaderName, tc.key)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != http.StatusTeapot || rec.Body.String() != "custom" {
+				t.Errorf("%s%s key %q: %d %q, want the custom handler's 418", prefix, tc.id, tc.key, rec.Code, rec.Body.String())
+			}
+			var ce *core.Error
+			var he *echo.HTTPError
+			if len(got) != 1 || !errors.Is(got[0], tc.want) || !errors.As(got[0], &ce) || !errors.As(got[0], &he) || he.Code != core.ResponseFor(tc.want).Status {
+				t.Errorf("%s%s key %q: error handler got %v, want one *echo.HTTPError carrying %v", prefix, tc.id, tc.key, got, tc.want)
+			}
+		}
+	}
+	if ran != 0 {
+		t.Errorf("handler ran %d times after rejections", ran)
 	}
 }
 
@@ -457,25 +515,29 @@ func TestConformanceBoundInMiddleware(t *testing.T) {
 // an escaped "/", handing out escaped parameters; the binding must compare
 // the id as the path names it, like net/http and gin.
 func TestBindingUnescapesRawPathParams(t *testing.T) {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	if err := store.Put("k", core.SandboxInfo{ID: "sb/1", CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := core.New(store)
-	auth, _ := echoauth.Middleware(v)
-	bind, _ := echoauth.MatchParam("id")
-	bound, _ := echoauth.Middleware(v, echoauth.WithSandboxParam("id"))
+	bound, err := echoauth.Middleware(v, echoauth.WithSandboxParam("id"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := echo.New()
 	ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
-	e.GET("/a/:id", ok, auth, bind)
+	e.Group("/a/:id", bound).GET("/x", ok)
 	e.GET("/b/:id", ok, bound)
-	for _, p := range []string{"/a/sb%2F1", "/b/sb%2F1"} {
+	for p, want := range map[string]int{
+		"/a/sb%2F1/x": http.StatusOK, "/b/sb%2F1": http.StatusOK,
+		"/a/sb%2F2/x": http.StatusForbidden, "/b/sb%2F2": http.StatusForbidden,
+	} {
 		req := httptest.NewRequest(http.MethodGet, p, nil)
 		req.Header.Set(core.HeaderName, "k")
 		rec := httptest.NewRecorder()
 		e.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			t.Errorf("%s: %d %s, want 200", p, rec.Code, rec.Body)
+		if rec.Code != want {
+			t.Errorf("%s: %d %s, want %d", p, rec.Code, rec.Body, want)
 		}
 	}
 }

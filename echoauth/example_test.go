@@ -14,21 +14,18 @@ import (
 	"github.com/sandboxauth/sandboxauth/echoauth"
 )
 
-// A complete small app: the middleware and the route binding on a group of
-// sandbox-scoped routes, and the accessor in the handler.
+// A complete small app: the middleware, binding the route to the sandbox
+// :sandbox_id names, on a group of sandbox-scoped routes, and the accessor
+// in the handler.
 func Example() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-live", core.SandboxInfo{ID: "sb-1", CreatedByUserID: "alice", Status: core.StatusRunning})
 	_ = store.Put("sk-paused", core.SandboxInfo{ID: "sb-2", CreatedByUserID: "bob", Status: core.StatusPaused})
 	v, err := core.New(store, core.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := echoauth.Middleware(v)
-	if err != nil {
-		log.Fatal(err)
-	}
-	bind, err := echoauth.MatchParam("sandbox_id")
+	auth, err := echoauth.Middleware(v, echoauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -36,7 +33,7 @@ func Example() {
 	e := echo.New()
 	e.HTTPErrorHandler = echoauth.ErrorHandler // optional: exact bytes even in Debug mode
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	g := e.Group("/api/v1/sandboxes/:sandbox_id", auth, bind)
+	g := e.Group("/api/v1/sandboxes/:sandbox_id", auth)
 	g.GET("/settings/secrets", func(c echo.Context) error {
 		sb, _ := echoauth.Sandbox(c)
 		owner, err := core.RequireOwner(sb)
@@ -72,7 +69,7 @@ func Example() {
 // An application's own HTTPErrorHandler receives the typed *core.Error in
 // the *echo.HTTPError's Internal and may answer as it likes.
 func ExampleMiddleware_customErrorHandler() {
-	v, err := core.New(core.NewMemStore())
+	v, err := core.New(core.NewMemoryStore())
 	if err != nil {
 		panic(err)
 	}
@@ -105,7 +102,7 @@ func ExampleMiddleware_customErrorHandler() {
 // Credentials-optional routes let an anonymous request through; a skipper
 // exempts routes from authentication altogether.
 func ExampleWithCredentialsOptional() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-demo", core.SandboxInfo{ID: "sb1", Status: core.StatusRunning})
 	v, err := core.New(store)
 	if err != nil {

@@ -18,17 +18,13 @@ import (
 // Rejections are answered by the adapter and recorded in c.Errors, where an
 // application's error middleware sees them.
 func Example() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-demo", core.SandboxInfo{ID: "sb1", Status: core.StatusRunning, CreatedByUserID: "alice"})
 	v, err := core.New(store)
 	if err != nil {
 		log.Fatal(err)
 	}
-	auth, err := ginauth.Middleware(v)
-	if err != nil {
-		log.Fatal(err)
-	}
-	bind, err := ginauth.MatchParam("sandbox_id")
+	auth, err := ginauth.Middleware(v, ginauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,7 +36,7 @@ func Example() {
 			fmt.Println("  error middleware saw:", e.Err)
 		}
 	})
-	sandbox := r.Group("/api/v1/sandboxes/:sandbox_id", auth, bind)
+	sandbox := r.Group("/api/v1/sandboxes/:sandbox_id", auth)
 	sandbox.GET("/settings/secrets", func(c *gin.Context) {
 		info, _ := ginauth.Sandbox(c)
 		c.String(http.StatusOK, "secrets of %s for sandbox %s", info.CreatedByUserID, info.ID)
@@ -67,7 +63,7 @@ func Example() {
 // With credentials optional, a request without the header passes with no
 // sandbox; a present but bad header is still rejected.
 func ExampleWithCredentialsOptional() {
-	v, err := core.New(core.NewMemStore())
+	v, err := core.New(core.NewMemoryStore())
 	if err != nil {
 		log.Fatal(err)
 	}

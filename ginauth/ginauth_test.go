@@ -29,7 +29,7 @@ const ginPattern = "/api/v1/sandboxes/:sandbox_id/settings/secrets"
 
 // newEngine is the default production setup of gin (Recovery and Logger,
 // the logger writing to out) with the adapter mounted on the suite's three
-// routes.
+// routes, the sandbox route bound by the middleware (WithSandboxParam).
 func newEngine(t testing.TB, v *core.Validator, endpoint http.Handler, out io.Writer) *gin.Engine {
 	t.Helper()
 	auth, err := ginauth.Middleware(v)
@@ -40,7 +40,7 @@ func newEngine(t testing.TB, v *core.Validator, endpoint http.Handler, out io.Wr
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind, err := ginauth.MatchParam("sandbox_id")
+	bound, err := ginauth.Middleware(v, ginauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func newEngine(t testing.TB, v *core.Validator, endpoint http.Handler, out io.Wr
 	h := gin.WrapH(endpoint)
 	r.GET(authtest.PathProtected, auth, h)
 	r.GET(authtest.PathOptional, optional, h)
-	r.GET(ginPattern, auth, bind, h)
+	r.GET(ginPattern, bound, h)
 	return r
 }
 
@@ -59,9 +59,9 @@ func factory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handle
 
 func TestConformance(t *testing.T) { authtest.Run(t, factory) }
 
-// switchStore serves a MemStore, or fails every lookup while down is set.
+// switchStore serves a MemoryStore, or fails every lookup while down is set.
 type switchStore struct {
-	mem  *core.MemStore
+	mem  *core.MemoryStore
 	down atomic.Bool
 }
 
@@ -74,7 +74,7 @@ func (s *switchStore) LookupSandbox(ctx context.Context, key string) (*core.Sand
 
 func newStore(t testing.TB) *switchStore {
 	t.Helper()
-	m := core.NewMemStore()
+	m := core.NewMemoryStore()
 	for key, info := range map[string]core.SandboxInfo{
 		"k-run":    {ID: "sb1", Status: core.StatusRunning, CreatedByUserID: "u1"},
 		"k-paused": {ID: "sb2", Status: core.StatusPaused, CreatedByUserID: "u1"},
@@ -108,11 +108,7 @@ func get(path string, keys ...string) *http.Request {
 // nothing after the adapter runs.
 func TestRejectionRecordedAndAborted(t *testing.T) {
 	v := newValidator(t, newStore(t))
-	auth, err := ginauth.Middleware(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bind, err := ginauth.MatchParam("id")
+	auth, err := ginauth.Middleware(v, ginauth.WithSandboxParam("id"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +119,7 @@ func TestRejectionRecordedAndAborted(t *testing.T) {
 	}{
 		{"invalid key", get("/s/sb1", "nope"), core.ErrInvalidKey},
 		{"not running", get("/s/sb1", "k-paused"), core.ErrNotRunning},
+		{"missing key", get("/s/sb1"), core.ErrMissingKey},
 		{"route mismatch", get("/s/sb2", "k-run"), core.ErrSandboxMismatch},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -136,7 +133,7 @@ func TestRejectionRecordedAndAborted(t *testing.T) {
 				c.Next()
 				seen, aborted = c.Errors, c.IsAborted()
 			})
-			r.GET("/s/:id", auth, bind, func(c *gin.Context) { later++; c.Next() }, func(c *gin.Context) { later++ })
+			r.GET("/s/:id", auth, func(c *gin.Context) { later++; c.Next() }, func(c *gin.Context) { later++ })
 			rec := httptest.NewRecorder()
 			r.ServeHTTP(rec, c.req)
 
@@ -217,52 +214,62 @@ func TestConstructorsValidate(t *testing.T) {
 	if _, err := ginauth.Middleware(nil); err == nil {
 		t.Error("nil validator accepted")
 	}
-	for name, opt := range map[string]ginauth.Option{
-		"nil option":        nil,
-		"nil skipper":       ginauth.WithSkipper(nil),
-		"nil error handler": ginauth.WithErrorHandler(nil),
+	if _, err := ginauth.Middleware(nil, ginauth.WithSandboxParam("id")); err == nil {
+		t.Error("nil validator accepted with a binding")
+	}
+	for name, opts := range map[string][]ginauth.Option{
+		"nil option":                {nil},
+		"nil skipper":               {ginauth.WithSkipper(nil)},
+		"nil error handler":         {ginauth.WithErrorHandler(nil)},
+		"empty parameter name":      {ginauth.WithSandboxParam("")},
+		"nil option after a binder": {ginauth.WithSandboxParam("id"), nil},
 	} {
-		if _, err := ginauth.Middleware(v, opt); err == nil {
+		if mw, err := ginauth.Middleware(v, opts...); err == nil || mw != nil {
 			t.Errorf("%s accepted by Middleware", name)
 		}
-		if _, err := ginauth.MatchParam("id", opt); err == nil {
-			t.Errorf("%s accepted by MatchParam", name)
-		}
 	}
-	if _, err := ginauth.MatchParam(""); err == nil {
-		t.Error("empty parameter name accepted")
-	}
-	if mw, err := ginauth.Middleware(v, ginauth.WithCredentialsOptional(), ginauth.WithSkipper(func(*gin.Context) bool { return false })); err != nil || mw == nil {
+	if mw, err := ginauth.Middleware(v, ginauth.WithCredentialsOptional(), ginauth.WithSkipper(func(*gin.Context) bool { return false }),
+		ginauth.WithSandboxParam("id"), ginauth.WithErrorHandler(ginauth.WriteError)); err != nil || mw == nil {
 		t.Errorf("valid options refused: %v", err)
 	}
 }
 
+// TestSkipper: the skipper exempts requests from the whole middleware, the
+// route binding included; every other request is authenticated and bound.
 func TestSkipper(t *testing.T) {
 	skip := ginauth.WithSkipper(func(c *gin.Context) bool { return strings.HasPrefix(c.Request.URL.Path, "/healthz/") })
-	auth, err := ginauth.Middleware(newValidator(t, newStore(t)), skip)
+	auth, err := ginauth.Middleware(newValidator(t, newStore(t)), skip, ginauth.WithSandboxParam("id"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind, err := ginauth.MatchParam("id", skip)
-	if err != nil {
-		t.Fatal(err)
+	var sawSandbox string
+	h := func(c *gin.Context) {
+		if info, ok := ginauth.Sandbox(c); ok {
+			sawSandbox = info.ID
+		}
+		c.Status(http.StatusOK)
 	}
-	var sawSandbox bool
-	h := func(c *gin.Context) { _, sawSandbox = ginauth.Sandbox(c); c.Status(http.StatusOK) }
 	r := gin.New()
-	r.Use(auth, bind)
+	r.Use(auth)
 	r.GET("/healthz/:id", h)
 	r.GET("/other/:id", h)
 
-	rec := httptest.NewRecorder()
-	r.ServeHTTP(rec, get("/healthz/x"))
-	if rec.Code != http.StatusOK || sawSandbox {
-		t.Errorf("skipped route: %d, sandbox %v; want 200 without sandbox", rec.Code, sawSandbox)
-	}
-	rec = httptest.NewRecorder()
-	r.ServeHTTP(rec, get("/other/x"))
-	if rec.Code != http.StatusUnauthorized {
-		t.Errorf("unskipped route without key: %d, want 401", rec.Code)
+	for _, c := range []struct {
+		req     *http.Request
+		want    int
+		sandbox string
+	}{
+		{get("/healthz/x"), http.StatusOK, ""},
+		{get("/other/x"), http.StatusUnauthorized, ""},
+		{get("/other/x", "k-run"), http.StatusForbidden, ""},
+		{get("/other/sb1", "k-run"), http.StatusOK, "sb1"},
+	} {
+		sawSandbox = ""
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, c.req)
+		if rec.Code != c.want || sawSandbox != c.sandbox {
+			t.Errorf("%s (key %q): %d, sandbox %q; want %d, sandbox %q", c.req.URL.Path, c.req.Header.Get(core.HeaderName), rec.Code, sawSandbox, c.want, c.sandbox)
+		}
 	}
 }
 
@@ -285,11 +292,46 @@ func TestErrorHandler(t *testing.T) {
 		if rec.Code != http.StatusTeapot || !strings.Contains(rec.Body.String(), "custom") {
 			t.Errorf("answer %d %q, want the custom handler's 418", rec.Code, rec.Body)
 		}
-		if !core.IsCode(got, core.CodeInvalidKey) {
+		var ce *core.Error
+		if !errors.Is(got, core.ErrInvalidKey) || !errors.As(got, &ce) || ce.Code != core.CodeInvalidKey {
 			t.Errorf("error handler got %v, want an invalid-key *core.Error", got)
 		}
 		if ran {
 			t.Error("handler ran after the rejection")
+		}
+	})
+	t.Run("answers the route binding's rejection", func(t *testing.T) {
+		var got []error
+		auth, err := ginauth.Middleware(v, ginauth.WithSandboxParam("id"), ginauth.WithErrorHandler(func(c *gin.Context, err error) {
+			got = append(got, err)
+			c.String(http.StatusTeapot, "custom")
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := 0
+		r := gin.New()
+		r.GET("/s/:id", auth, func(*gin.Context) { ran++ })
+		for _, c := range []struct {
+			req  *http.Request
+			want *core.Error
+		}{
+			{get("/s/sb2", "k-run"), core.ErrSandboxMismatch},
+			{get("/s/sb1"), core.ErrMissingKey},
+		} {
+			got = nil
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, c.req)
+			if rec.Code != http.StatusTeapot || rec.Body.String() != "custom" {
+				t.Errorf("%s: answer %d %q, want the custom handler's 418", c.want, rec.Code, rec.Body)
+			}
+			var ce *core.Error
+			if len(got) != 1 || !errors.Is(got[0], c.want) || !errors.As(got[0], &ce) {
+				t.Errorf("error handler got %v, want one %v", got, c.want)
+			}
+		}
+		if ran != 0 {
+			t.Errorf("handler ran %d times after rejections", ran)
 		}
 	})
 	t.Run("writing nothing fails closed", func(t *testing.T) {
@@ -309,28 +351,68 @@ func TestErrorHandler(t *testing.T) {
 		if ran {
 			t.Error("handler ran after the rejection")
 		}
+
+		bound, err := ginauth.Middleware(v, ginauth.WithSandboxParam("id"), ginauth.WithErrorHandler(func(*gin.Context, error) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.GET("/s/:id", bound, func(*gin.Context) { ran = true })
+		rec = httptest.NewRecorder()
+		r.ServeHTTP(rec, get("/s/sb2", "k-run"))
+		row = core.ResponseFor(core.ErrSandboxMismatch)
+		if rec.Code != row.Status || rec.Body.String() != row.Body {
+			t.Errorf("bound route: answer %d %q, want the default %d %q", rec.Code, rec.Body, row.Status, row.Body)
+		}
+		if ran {
+			t.Error("handler ran after the binding's rejection")
+		}
 	})
 }
 
-// TestConformanceBoundInMiddleware: the binding done by Middleware itself.
-func TestConformanceBoundInMiddleware(t *testing.T) {
-	authtest.Run(t, func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
-		mw := func(opts ...ginauth.Option) gin.HandlerFunc {
-			h, err := ginauth.Middleware(v, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return h
+// TestSandboxParam: a bound route always needs a sandbox (401 without the
+// header, credentials optional or not), and fails closed where the route
+// has no such parameter.
+func TestSandboxParam(t *testing.T) {
+	v := newValidator(t, newStore(t))
+	mw := func(opts ...ginauth.Option) gin.HandlerFunc {
+		h, err := ginauth.Middleware(v, opts...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		r := gin.New()
-		h := gin.WrapH(endpoint)
-		r.GET(authtest.PathProtected, mw(), h)
-		r.GET(authtest.PathOptional, mw(ginauth.WithCredentialsOptional()), h)
-		r.GET(ginPattern, mw(ginauth.WithSandboxParam("sandbox_id")), h)
-		return r
-	})
-	v, _ := core.New(core.NewMemStore())
-	if _, err := ginauth.Middleware(v, ginauth.WithSandboxParam("")); err == nil {
-		t.Error("empty parameter name accepted")
+		return h
+	}
+	ran := 0
+	h := func(c *gin.Context) { ran++; c.Status(http.StatusNoContent) }
+	r := gin.New()
+	r.GET("/s/:sandbox_id", mw(ginauth.WithSandboxParam("sandbox_id")), h)
+	r.GET("/o/:sandbox_id", mw(ginauth.WithCredentialsOptional(), ginauth.WithSandboxParam("sandbox_id")), h)
+	r.GET("/other/:id", mw(ginauth.WithSandboxParam("sandbox_id")), h)
+	for _, c := range []struct {
+		req  *http.Request
+		want *core.Error
+	}{
+		{get("/s/sb1"), core.ErrMissingKey},
+		{get("/o/sb1"), core.ErrMissingKey},
+		{get("/s/sb2", "k-run"), core.ErrSandboxMismatch},
+		{get("/o/sb2", "k-run"), core.ErrSandboxMismatch},
+		{get("/other/sb1", "k-run"), core.ErrSandboxMismatch},
+		{get("/other/sb1"), core.ErrMissingKey},
+	} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, c.req)
+		row := core.ResponseFor(c.want)
+		if rec.Code != row.Status || rec.Body.String() != row.Body {
+			t.Errorf("%s (key %q): %d %q, want %d %q", c.req.URL.Path, c.req.Header.Get(core.HeaderName), rec.Code, rec.Body, row.Status, row.Body)
+		}
+	}
+	if ran != 0 {
+		t.Errorf("handler ran %d times after rejections", ran)
+	}
+	for _, p := range []string{"/s/sb1", "/o/sb1"} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, get(p, "k-run"))
+		if rec.Code != http.StatusNoContent {
+			t.Errorf("%s with its key: %d %q, want 204", p, rec.Code, rec.Body)
+		}
 	}
 }

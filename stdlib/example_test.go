@@ -5,24 +5,24 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/sandboxauth/sandboxauth/core"
 	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
 func Example() {
-	store := core.NewMemStore()
+	store := core.NewMemoryStore()
 	_ = store.Put("sk-live-123", core.SandboxInfo{ID: "sb-1", CreatedByUserID: "alice", Status: core.StatusRunning})
 	v, _ := core.New(store)
-	auth, _ := stdlib.Middleware(v)
-	bind, _ := stdlib.MatchPathValue("sandbox_id")
+	auth, _ := stdlib.Middleware(v, stdlib.WithSandboxParam("sandbox_id"))
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/sandboxes/{sandbox_id}/settings/secrets", auth(bind(http.HandlerFunc(
+	mux.Handle("GET /api/v1/sandboxes/{sandbox_id}/settings/secrets", auth(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
 			info, _ := stdlib.Sandbox(r) // or core.SandboxFromContext(r.Context())
 			fmt.Fprintf(w, "secrets of %s for sandbox %s\n", info.CreatedByUserID, info.ID)
-		}))))
+		})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -52,7 +52,7 @@ func Example() {
 // Credentials-optional routes let a request without the header through, with
 // no sandbox in its context; a present but bad key is still rejected.
 func ExampleWithCredentialsOptional() {
-	v, _ := core.New(core.NewMemStore())
+	v, _ := core.New(core.NewMemoryStore())
 	auth, _ := stdlib.Middleware(v, stdlib.WithCredentialsOptional())
 	h := auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, ok := stdlib.Sandbox(r)
@@ -71,4 +71,30 @@ func ExampleWithCredentialsOptional() {
 	// Output:
 	// 200 authenticated: false
 	// 401 {"detail":"Invalid session API key","code":"invalid_session_key"}
+}
+
+// With a router that is not a Go 1.22 ServeMux, WithSandboxParamFunc reads
+// the route's sandbox id the router's own way; here a plain prefix.
+func ExampleWithSandboxParamFunc() {
+	store := core.NewMemoryStore()
+	_ = store.Put("sk-live", core.SandboxInfo{ID: "sb-1", Status: core.StatusRunning})
+	v, _ := core.New(store)
+	auth, _ := stdlib.Middleware(v, stdlib.WithSandboxParamFunc(func(r *http.Request) string {
+		id, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/hooks/"), "/")
+		return id
+	}))
+	h := auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+
+	for _, id := range []string{"sb-1", "sb-2"} {
+		req := httptest.NewRequest("POST", "/hooks/"+id+"/events", nil)
+		req.Header.Set("X-Session-API-Key", "sk-live")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Println(id, rec.Code)
+	}
+	// Output:
+	// sb-1 204
+	// sb-2 403
 }
