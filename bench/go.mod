@@ -1,16 +1,18 @@
 module github.com/sandboxauth/sandboxauth/bench
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/labstack/echo/v4 v4.16.0
+	github.com/labstack/echo/v5 v5.4.6
 	github.com/sandboxauth/sandboxauth v0.1.0
 	github.com/sandboxauth/sandboxauth/chiauth v0.1.0
+	github.com/sandboxauth/sandboxauth/echo5auth v0.1.0
 	github.com/sandboxauth/sandboxauth/echoauth v0.1.0
 	github.com/sandboxauth/sandboxauth/ginauth v0.1.0
-	golang.org/x/sys v0.46.0
+	golang.org/x/sys v0.47.0
 )
 
 require (
@@ -43,10 +45,10 @@ require (
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
-	golang.org/x/crypto v0.53.0 // indirect
-	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
@@ -59,6 +61,7 @@ require (
 replace (
 	github.com/sandboxauth/sandboxauth => ../
 	github.com/sandboxauth/sandboxauth/chiauth => ../chiauth
+	github.com/sandboxauth/sandboxauth/echo5auth => ../echo5auth
 	github.com/sandboxauth/sandboxauth/echoauth => ../echoauth
 	github.com/sandboxauth/sandboxauth/ginauth => ../ginauth
 )

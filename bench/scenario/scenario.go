@@ -1,8 +1,8 @@
 // Package scenario builds the handlers that the benchmarks of this module
-// measure: one framework (net/http ServeMux, chi, gin, echo) serving
+// measure: one framework (net/http ServeMux, chi, gin, echo v4, echo v5) serving
 // GET /api/v1/sandboxes/{sandbox_id}/settings/secrets under one scenario
 // (no auth, sandboxauth over the in-memory store, with the cache, the
-// rejection path, a store with simulated latency, echo's KeyAuth).
+// rejection path, a store with simulated latency, echo's KeyAuth in v4 and v5).
 //
 // Both the micro-benchmarks (bench_test.go) and the load command
 // (cmd/loadtest) call Build, so they measure exactly the same handlers.
@@ -30,10 +30,11 @@ const (
 	Chi    Framework = "chi"    // chi v5 + chiauth
 	Gin    Framework = "gin"    // gin + ginauth
 	Echo   Framework = "echo"   // echo v4 + echoauth
+	Echo5  Framework = "echo5"  // echo v5 + echo5auth (echo5.go)
 )
 
 // Frameworks returns every framework, in display order.
-func Frameworks() []Framework { return []Framework{Stdlib, Chi, Gin, Echo} }
+func Frameworks() []Framework { return []Framework{Stdlib, Chi, Gin, Echo, Echo5} }
 
 // Scenario names what sits in front of the route's handler.
 type Scenario string
@@ -60,7 +61,7 @@ const (
 	// SlowCached is Slow with the cache in front: every request is a hit.
 	SlowCached Scenario = "slow-cached"
 	// KeyAuth is echo's own middleware.KeyAuth with an equivalent map
-	// validator (echo only): the outside baseline.
+	// validator (echo v4 and echo v5 only): the outside baseline.
 	KeyAuth Scenario = "keyauth"
 )
 
@@ -75,9 +76,10 @@ func MicroScenarios() []Scenario {
 	return []Scenario{Bare, MemoryStore, Cached, Reject, RejectCached, KeyAuth}
 }
 
-// Supports reports whether fw can run sc (KeyAuth is echo's own).
+// Supports reports whether fw can run sc (KeyAuth is echo's own, in v4
+// and v5).
 func Supports(fw Framework, sc Scenario) bool {
-	return slices.Contains(Frameworks(), fw) && slices.Contains(Scenarios(), sc) && (sc != KeyAuth || fw == Echo)
+	return slices.Contains(Frameworks(), fw) && slices.Contains(Scenarios(), sc) && (sc != KeyAuth || fw == Echo || fw == Echo5)
 }
 
 // ExpectedStatus is the status every request of sc must be answered with.
@@ -246,6 +248,8 @@ func build(fw Framework, sc Scenario, v *core.Validator) (http.Handler, error) {
 		return buildGin(sc, v)
 	case Echo:
 		return buildEcho(sc, v)
+	case Echo5:
+		return buildEcho5(sc, v)
 	}
 	return nil, fmt.Errorf("scenario: unknown framework %q", fw)
 }

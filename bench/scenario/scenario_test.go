@@ -10,8 +10,8 @@ import (
 )
 
 func TestSupports(t *testing.T) {
-	if !scenario.Supports(scenario.Echo, scenario.KeyAuth) || scenario.Supports(scenario.Gin, scenario.KeyAuth) {
-		t.Error("KeyAuth must run on echo only")
+	if !scenario.Supports(scenario.Echo, scenario.KeyAuth) || !scenario.Supports(scenario.Echo5, scenario.KeyAuth) || scenario.Supports(scenario.Gin, scenario.KeyAuth) {
+		t.Error("KeyAuth must run on echo (v4 and v5) only")
 	}
 	if scenario.Supports("fiber", scenario.Bare) || scenario.Supports(scenario.Chi, "nope") {
 		t.Error("unknown names supported")
