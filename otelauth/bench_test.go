@@ -1,0 +1,150 @@
+package otelauth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sandboxauth/sandboxauth/cache"
+	"github.com/sandboxauth/sandboxauth/core"
+)
+
+// benchKey has the length of a real key (32 random bytes, base64url: 43),
+// like cache's BenchmarkHit.
+const benchKey = "sk-bench-0123456789abcdefghijklmnopqrstuvwx"
+
+// noop is the cheapest observer there is: what an observer costs the
+// validator beyond its own work.
+type noop struct{}
+
+func (noop) ObserveDecision(context.Context, core.Decision) {}
+func (noop) ObserveCache(core.CacheEvent, int)              {}
+
+// hitValidator is the validator over a warm cache, as in cache's
+// BenchmarkHit, with the given options.
+func hitValidator(tb testing.TB, opts ...core.Option) *core.Validator {
+	tb.Helper()
+	m := core.NewMemoryStore()
+	err := m.Put(benchKey, core.SandboxInfo{
+		ID: "sb-bench", CreatedByUserID: "u1", SandboxSpecID: "spec", Status: core.StatusRunning,
+		ExposedURLs: []core.ExposedURL{{Name: "AGENT_SERVER", URL: "http://127.0.0.1:9", Port: 9}},
+		CreatedAt:   time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := cache.New(m, cache.WithTTL(cache.MaxTTL), cache.WithCleanupInterval(0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	v, err := core.New(c, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, _, err := v.Authenticate(benchRequest(), core.Route{}); err != nil { // fills the cache
+		tb.Fatal(err)
+	}
+	return v
+}
+
+func benchRequest() *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set(core.HeaderName, benchKey)
+	return r
+}
+
+// observers are the variants measured: none, a no-op one, and the
+// OpenTelemetry one on the SDK (a manual reader: measurements are
+// aggregated as in production, never exported), without and with a
+// recording request span.
+func observers(tb testing.TB) []struct {
+	name string
+	opts []core.Option
+	ctx  func(context.Context) (context.Context, func())
+} {
+	h := newHarness(tb)
+	plain := func(ctx context.Context) (context.Context, func()) { return ctx, func() {} }
+	withSpan := func(ctx context.Context) (context.Context, func()) {
+		ctx, span := h.tracer.Start(ctx, "request")
+		return ctx, func() { span.End() }
+	}
+	return []struct {
+		name string
+		opts []core.Option
+		ctx  func(context.Context) (context.Context, func())
+	}{
+		{"none", nil, plain},
+		{"noop", []core.Option{core.WithObserver(noop{})}, plain},
+		{"otel", []core.Option{core.WithObserver(h.obs)}, plain},
+		{"otel+span", []core.Option{core.WithObserver(h.obs)}, withSpan},
+	}
+}
+
+// BenchmarkHitObserver is a cache hit through Validator.Authenticate (what
+// every adapter calls) with no observer, a no-op observer and the
+// OpenTelemetry observer. The span variant's span is started before the
+// timed loop: only the observer's annotations are measured, on a span
+// that accumulates them (attributes are overwritten, events are capped by
+// the SDK's span limits).
+func BenchmarkHitObserver(b *testing.B) {
+	for _, o := range observers(b) {
+		b.Run(o.name, func(b *testing.B) {
+			v := hitValidator(b, o.opts...)
+			b.Run("seq", func(b *testing.B) {
+				b.ReportAllocs()
+				ctx, end := o.ctx(context.Background())
+				defer end()
+				r := benchRequest().WithContext(ctx)
+				for b.Loop() {
+					if _, _, err := v.Authenticate(r, core.Route{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("parallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					ctx, end := o.ctx(context.Background())
+					defer end()
+					r := benchRequest().WithContext(ctx)
+					for pb.Next() {
+						if _, _, err := v.Authenticate(r, core.Route{}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
+
+// TestHitPathAllocations pins the cost of an observer on the cached hit
+// path: an Authenticate hit allocates exactly once (the request context
+// holding the copy of the record), with no observer and with a no-op one.
+// The OpenTelemetry observer's count is logged, not pinned: it is the
+// SDK's.
+func TestHitPathAllocations(t *testing.T) {
+	for _, o := range observers(t) {
+		v := hitValidator(t, o.opts...)
+		ctx, end := o.ctx(context.Background())
+		r := benchRequest().WithContext(ctx)
+		n := testing.AllocsPerRun(1000, func() {
+			if _, _, err := v.Authenticate(r, core.Route{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		end()
+		switch o.name {
+		case "none", "noop":
+			if n != 1 {
+				t.Errorf("hit with observer %s: %v allocations, want 1", o.name, n)
+			}
+		default:
+			t.Logf("hit with observer %s: %v allocations", o.name, n)
+		}
+	}
+}
