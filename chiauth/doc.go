@@ -24,4 +24,15 @@
 // or with r.Use inside the r.Route (or mounted router) whose pattern names
 // the parameter. Mounted with r.Use on a router before routing, the
 // parameter reads empty and every request is answered 403 (fail closed).
+//
+// # Versions
+//
+// The module requires chi v5.3.0, the lowest v5 release with no published
+// advisory against it: earlier releases are affected by GO-2026-5775
+// (GHSA-9g5q-2w5x-hmxf) and GO-2026-5777 (GHSA-rjr7-jggh-pgcp), both
+// RealIP IP spoofing in every v5 release before v5.3.0, GO-2026-5774
+// (GHSA-3fxj-6jh8-hvhx; v5.2.1 to v5.2.5), GO-2025-3770
+// (GHSA-vrw8-fxc6-2r93; v5.2.1) and GO-2026-4316 (GHSA-mqqf-5wvp-8fh8;
+// v5.2.2 and v5.2.3). CI tests the module at exactly this version
+// (.ci/minversions.sh).
 package chiauth

@@ -63,5 +63,8 @@
 // package calls (static files, proxy, redirects, JSONP, method override,
 // client IP); they are raised so that no application gets an affected echo
 // through this module. CI tests the module at exactly this version
-// (.ci/minversions.sh).
+// (.ci/minversions.sh). The three advisories published with echo v4.16.6
+// (GHSA-w5j2-g3fc-pwr6, GHSA-76qj-xf66-r429, GHSA-5hp7-4fcm-57f9: proxy and
+// static files) came after v5.4.6; should they list v5, raise the minimum
+// to the first v5 release that fixes them.
 package echo5auth
