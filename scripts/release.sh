@@ -20,7 +20,7 @@
 #              tags that would be made; change nothing.
 #
 # Pushing is left to the releaser (RELEASING.md):
-#     git push origin main && git push origin <every tag printed>
+#     git push --atomic origin main <every tag printed>
 set -euo pipefail
 
 usage() { echo "usage: $0 [--dry-run] [--tag] vX.Y.Z" >&2; exit 2; }
@@ -114,5 +114,5 @@ else
 fi
 printf '%s\n' "${tags[@]}"
 if $tag && ! $dry; then
-    echo "push with: git push origin main ${tags[*]}"
+    echo "push with: git push --atomic origin main ${tags[*]}"
 fi
