@@ -39,7 +39,7 @@ t0=$(date +%s)
 
 echo "-- modproxy: every module at $version from the working tree"
 (cd "$root/internal/releasetools" &&
-    GOWORK=off GOFLAGS=-mod=readonly timeout "$step_timeout" go run ./modproxy -repo "$root" -version "$version" -out "$proxy")
+    GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" timeout "$step_timeout" go run ./modproxy -repo "$root" -version "$version" -out "$proxy")
 
 mkdir "$tmp/consumer"
 cd "$tmp/consumer"
