@@ -34,7 +34,7 @@ func goBlocks(md string) []string {
 // module's section verbatim, so the two cannot drift.
 func TestModuleSectionsAreInTheRootReadme(t *testing.T) {
 	root := read(t, "README.md")
-	for _, mod := range []string{"chiauth", "ginauth", "echoauth", "cache"} {
+	for _, mod := range []string{"chiauth", "ginauth", "echoauth", "echo5auth", "cache"} {
 		if section := read(t, mod+"/README.md"); !strings.Contains(root, strings.TrimSpace(section)) {
 			t.Errorf("README.md does not contain %s/README.md verbatim", mod)
 		}
@@ -46,10 +46,11 @@ func TestModuleSectionsAreInTheRootReadme(t *testing.T) {
 func TestSnippetsAreExamples(t *testing.T) {
 	root := read(t, "README.md")
 	for heading, example := range map[string]string{
-		"## net/http (`stdlib`)": "stdlib/example_test.go",
-		"## chi (`chiauth`)":     "chiauth/example_test.go",
-		"## gin (`ginauth`)":     "ginauth/example_test.go",
-		"## echo (`echoauth`)":   "echoauth/example_test.go",
+		"## net/http (`stdlib`)":   "stdlib/example_test.go",
+		"## chi (`chiauth`)":       "chiauth/example_test.go",
+		"## gin (`ginauth`)":       "ginauth/example_test.go",
+		"## echo (`echoauth`)":     "echoauth/example_test.go",
+		"## echo v5 (`echo5auth`)": "echo5auth/example_test.go",
 	} {
 		_, section, ok := strings.Cut(root, heading+"\n")
 		if !ok {
