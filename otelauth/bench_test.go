@@ -91,7 +91,7 @@ func observers(tb testing.TB) []struct {
 // the SDK's span limits).
 func BenchmarkHitObserver(b *testing.B) {
 	for _, o := range observers(b) {
-		b.Run(o.name, func(b *testing.B) {
+		b.Run("observer="+o.name, func(b *testing.B) { // benchstat -col /observer
 			v := hitValidator(b, o.opts...)
 			b.Run("seq", func(b *testing.B) {
 				b.ReportAllocs()

@@ -22,6 +22,9 @@ type config struct {
 	Mode       core.Mode
 	CacheTTL   time.Duration
 	AdminToken string
+	// MetricsAddr is --metrics-addr: a second listener serving GET /metrics
+	// (metrics.go); "" = off.
+	MetricsAddr string
 }
 
 // frameworks are the values of --framework.
@@ -44,6 +47,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&mode, "mode", "oss", "application mode: oss or saas (env SANDBOXD_MODE)")
 	fs.StringVar(&ttl, "cache-ttl", "2s", "session-key cache TTL; 0 turns the cache off (env SANDBOXD_CACHE_TTL)")
 	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token of the admin API; generated and printed once if empty (env SANDBOXD_ADMIN_TOKEN)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "a second listen address serving GET /metrics (Prometheus text format), never the public one; empty = off (env SANDBOXD_METRICS_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -54,6 +58,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for name, dst := range map[string]*string{
 		"addr": &c.Addr, "framework": &c.Framework, "db": &c.DB, "mode": &mode, "cache-ttl": &ttl, "admin-token": &c.AdminToken,
+		"metrics-addr": &c.MetricsAddr,
 	} {
 		env := "SANDBOXD_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		if v := getenv(env); v != "" && !set[name] {
@@ -90,6 +95,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < minAdminTokenLen {
 		return c, fmt.Errorf("--admin-token: at least %d characters", minAdminTokenLen)
+	}
+	if err := checkMetricsAddr(c); err != nil {
+		return c, err
 	}
 	return c, nil
 }

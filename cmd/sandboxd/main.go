@@ -47,6 +47,7 @@ type server struct {
 	listener *store.Listener
 	handler  http.Handler
 	log      *slog.Logger
+	metrics  *metrics // --metrics-addr's registry and observer; nil when off
 }
 
 // newServer opens the store and builds everything but the network listener.
@@ -55,11 +56,11 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &server{cfg: cfg, db: db, log: log}
+	s := &server{cfg: cfg, db: db, log: log, metrics: newMetrics(cfg)}
 	var lookups core.Store = db
 	a := &app{db: db, adminToken: sha256.Sum256([]byte(cfg.AdminToken)), log: log}
 	if cfg.CacheTTL > 0 {
-		c, err := cache.New(db, cache.WithTTL(cfg.CacheTTL))
+		c, err := cache.New(db, append(s.metrics.cacheOptions(), cache.WithTTL(cfg.CacheTTL))...)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -67,14 +68,14 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.cache, lookups, a.inv = c, c, c
 		if store.IsPostgresURL(cfg.DB) {
 			// Other instances' writes reach this cache through NOTIFY.
-			s.listener, err = store.Listen(ctx, cfg.DB, c, store.WithLogger(log))
+			s.listener, err = store.Listen(ctx, cfg.DB, c, append(s.metrics.listenOptions(), store.WithLogger(log))...)
 			if err != nil {
 				s.Close()
 				return nil, fmt.Errorf("change feed: %w", err)
 			}
 		}
 	}
-	v, err := core.New(lookups, core.WithMode(cfg.Mode), core.WithLogger(log))
+	v, err := core.New(lookups, append(s.metrics.validatorOptions(), core.WithMode(cfg.Mode), core.WithLogger(log))...)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -124,6 +125,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer s.Close()
+	stopMetrics, err := s.serveMetrics(log) // before the public listener: ready means both listen
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
