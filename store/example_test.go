@@ -63,3 +63,50 @@ func ExampleOpen() {
 	// after pause: Sandbox is not running
 	// unknown key is ErrNotFound: true
 }
+
+// The key lifecycle: a pause revokes the key, a resume issues a new one, and
+// the old key never works again, even after the resume.
+func ExampleSQL_PauseSandbox() {
+	dir, err := os.MkdirTemp("", "sandboxauth-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	s, err := store.Open(ctx, filepath.Join(dir, "sandboxd.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	v, err := core.New(s, core.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	info, leaked, err := s.CreateSandbox(ctx, store.NewSandbox{Owner: "user-1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	if err := s.PauseSandbox(ctx, info.ID); err != nil {
+		log.Fatal(err)
+	}
+	_, err = v.Validate(ctx, leaked)
+	fmt.Println("paused, old key:", core.ResponseFor(err).Detail)
+
+	fresh, err := s.ResumeSandbox(ctx, info.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = v.Validate(ctx, leaked)
+	fmt.Println("resumed, old key:", core.ResponseFor(err).Detail)
+	_, err = v.Validate(ctx, fresh)
+	fmt.Println("resumed, new key accepted:", err == nil)
+
+	_, err = s.ResumeSandbox(ctx, info.ID)
+	fmt.Println("resume again:", err == core.ErrAlreadyRunning)
+	// Output:
+	// paused, old key: Invalid session API key
+	// resumed, old key: Invalid session API key
+	// resumed, new key accepted: true
+	// resume again: true
+}

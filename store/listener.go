@@ -118,12 +118,12 @@ func Listen(ctx context.Context, pgURL string, inv Invalidator, opts ...ListenOp
 		return nil, errors.New("sandboxauth/store: WithReconnectBackoff: want 1ms <= min <= max <= 1min")
 	case cfg.healthInterval < 10*time.Millisecond || cfg.healthInterval > 10*time.Minute:
 		return nil, errors.New("sandboxauth/store: WithHealthCheckInterval: want 10ms to 10min")
-	case !IsPostgresURL(pgURL):
-		return nil, errors.New("sandboxauth/store: Listen: want a postgres:// or postgresql:// URL")
+	case !IsPostgres(pgURL):
+		return nil, errors.New("sandboxauth/store: Listen: want a postgres:// or postgresql:// URL or a key=value connection string")
 	}
 	connCfg, err := pgx.ParseConfig(pgURL)
 	if err != nil {
-		return nil, fmt.Errorf("sandboxauth/store: Listen: parse PostgreSQL URL: %w", err)
+		return nil, fmt.Errorf("sandboxauth/store: Listen: parse PostgreSQL connection string: %w", err)
 	}
 	if _, ok := connCfg.RuntimeParams["application_name"]; !ok {
 		connCfg.RuntimeParams["application_name"] = ListenerApplicationName

@@ -1,13 +1,11 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,9 +28,10 @@ const (
 
 // SQL is the database/sql Backend on SQLite or PostgreSQL. Sandboxes are kept
 // in the table sandboxes with the SHA-256 hex digest of their key (unique
-// index); the key itself is never sent to the database. User secrets are kept
-// in user_secrets. Every write is a single statement, so it is atomic. SQL is
-// safe for concurrent use; close it with Close.
+// index; NULL while the sandbox has no key, after a pause); the key itself is
+// never sent to the database. Every write is a single statement or a single
+// transaction, so it is atomic. SQL is safe for concurrent use; close it with
+// Close.
 type SQL struct {
 	db      *sql.DB
 	dialect Dialect
@@ -61,25 +60,25 @@ func WithMaxOpenConns(n int) Option {
 // (1ms to 10min). Default 5s. Ignored on PostgreSQL.
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busyTimeout = d } }
 
-// IsPostgresURL reports whether dsn selects PostgreSQL (a postgres:// or
-// postgresql:// URL) rather than SQLite.
-func IsPostgresURL(dsn string) bool {
-	l := strings.ToLower(dsn)
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
-}
-
 // Open connects to the database named by dsn and brings its schema up to
 // date (idempotent; concurrent Opens of one PostgreSQL database serialize on
 // an advisory lock).
 //
-// A postgres:// or postgresql:// URL selects PostgreSQL through pgx. Anything
-// else is a SQLite database: a file path (created if missing) or a file: URI,
-// optionally with modernc.org/sqlite query parameters. Unless the DSN sets
-// them, SQLite connections get WAL journaling, a busy timeout, foreign keys
-// on and immediate transactions. ":memory:" works (one connection, so one
-// database) but does not persist.
+// PostgreSQL, through pgx, is selected by a postgres:// or postgresql:// URL
+// or by a key=value connection string ("host=db port=5432 user=app
+// password=... dbname=sandboxes"; see IsPostgres). Its connections carry the
+// application_name StoreApplicationName unless the DSN sets one.
 //
-// ctx bounds the connection check and the migration.
+// Anything else is a SQLite database: a file path (created if missing, in a
+// directory that must exist) or a file: URI, optionally with
+// modernc.org/sqlite query parameters. A URL of another scheme is refused,
+// never taken for a file name. Unless the DSN sets them, SQLite connections
+// get WAL journaling, a busy timeout, foreign keys on and immediate
+// transactions. ":memory:" works (one connection, so one database) but does
+// not persist.
+//
+// No error of Open contains the DSN's password. ctx bounds the connection
+// check and the migration.
 func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 	cfg := config{busyTimeout: 5 * time.Second}
 	for _, o := range opts {
@@ -94,26 +93,37 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 	if cfg.busyTimeout < time.Millisecond || cfg.busyTimeout > 10*time.Minute {
 		return nil, errors.New("sandboxauth/store: WithBusyTimeout: must be between 1ms and 10min")
 	}
+	kind, err := classify(dsn)
+	if err != nil {
+		return nil, err
+	}
 
 	var (
 		db      *sql.DB
 		dialect Dialect
+		path    string // the SQLite file, for errors
 	)
-	switch {
-	case dsn == "":
-		return nil, errors.New("sandboxauth/store: empty database DSN")
-	case IsPostgresURL(dsn):
+	switch kind {
+	case dsnPostgres:
+		// pgx's parse errors redact the password.
 		pc, err := pgx.ParseConfig(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("sandboxauth/store: parse PostgreSQL URL: %w", err)
+			return nil, fmt.Errorf("sandboxauth/store: parse PostgreSQL connection string: %w", err)
+		}
+		if _, ok := pc.RuntimeParams["application_name"]; !ok {
+			pc.RuntimeParams["application_name"] = StoreApplicationName
 		}
 		db, dialect = stdlib.OpenDB(*pc), DialectPostgres
-	case !strings.HasPrefix(dsn, "file:") && strings.Contains(dsn, "://"):
-		return nil, errors.New("sandboxauth/store: unsupported database URL scheme (want postgres:// or a SQLite path)")
 	default:
 		sdsn, memory, err := sqliteDSN(dsn, cfg.busyTimeout)
 		if err != nil {
 			return nil, err
+		}
+		if !memory {
+			path = sqlitePath(dsn)
+			if err := checkSQLiteDir(path); err != nil {
+				return nil, err
+			}
 		}
 		if db, err = sql.Open("sqlite", sdsn); err != nil {
 			return nil, fmt.Errorf("sandboxauth/store: open SQLite: %w", err)
@@ -133,10 +143,16 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 	s := &SQL{db: db, dialect: dialect, q: newQueries(dialect)}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		if path != "" {
+			return nil, sqliteOpenError(path, err)
+		}
 		return nil, fmt.Errorf("sandboxauth/store: connect to %s: %w", dialect, err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		if path != "" {
+			return nil, fmt.Errorf("sandboxauth/store: SQLite database %q: %w", path, err)
+		}
 		return nil, err
 	}
 	return s, nil
@@ -192,7 +208,7 @@ func (s *SQL) Close() error { return s.db.Close() }
 // queries holds the statements with the dialect's placeholders.
 type queries struct {
 	lookup, status, insert, setStatus, del, rotate string
-	setSecret, listSecrets, getSecret              string
+	pause, statusForUpdate, resume                 string
 }
 
 func newQueries(d Dialect) queries {
@@ -204,11 +220,22 @@ func newQueries(d Dialect) queries {
 		setStatus: r(`UPDATE sandboxes SET status = ?, status_detail = '' WHERE id = ?`),
 		del:       r(`DELETE FROM sandboxes WHERE id = ?`),
 		rotate:    r(`UPDATE sandboxes SET key_digest = ? WHERE id = ?`),
-		setSecret: r(`INSERT INTO user_secrets (user_id, name, value, description, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, description = excluded.description, updated_at = excluded.updated_at`),
-		listSecrets: r(`SELECT name, description FROM user_secrets WHERE user_id = ?`),
-		getSecret:   r(`SELECT value FROM user_secrets WHERE user_id = ? AND name = ?`),
+		// Pausing clears the digest in the same statement that sets the
+		// status: no lookup can find the key of a paused sandbox.
+		pause:           r(`UPDATE sandboxes SET status = 'PAUSED', status_detail = '', key_digest = NULL WHERE id = ?`),
+		statusForUpdate: r(`SELECT status FROM sandboxes WHERE id = ?` + forUpdate(d)),
+		resume:          r(`UPDATE sandboxes SET status = 'RUNNING', status_detail = '', key_digest = ? WHERE id = ?`),
 	}
+}
+
+// forUpdate locks the row read by a read-then-write transaction on
+// PostgreSQL. SQLite needs nothing: its transactions are BEGIN IMMEDIATE
+// (see Open), which takes the database's write lock at once.
+func forUpdate(d Dialect) string {
+	if d == DialectPostgres {
+		return " FOR UPDATE"
+	}
+	return ""
 }
 
 // rebind turns ? placeholders into PostgreSQL's $1, $2, ... (the statements
@@ -357,7 +384,10 @@ func (s *SQL) DeleteSandbox(ctx context.Context, sandboxID string) error {
 	return s.execOne(ctx, "delete sandbox", s.q.del, sandboxID)
 }
 
-// RotateKey implements Backend.
+// RotateKey implements Backend. A sandbox has one key column, so the single
+// UPDATE that stores the new digest is also the one that revokes every older
+// key. Rotating a paused sandbox's key gives it a key again, which is refused
+// all the same while the sandbox is not RUNNING.
 func (s *SQL) RotateKey(ctx context.Context, sandboxID string) (string, error) {
 	if err := checkSandboxID(sandboxID); err != nil {
 		return "", err
@@ -372,55 +402,49 @@ func (s *SQL) RotateKey(ctx context.Context, sandboxID string) (string, error) {
 	return key, nil
 }
 
-// SetSecret implements Backend.
-func (s *SQL) SetSecret(ctx context.Context, user, name, value, description string) error {
-	if err := checkSecret(user, name, value, description); err != nil {
+// PauseSandbox implements Backend: one UPDATE sets the status and clears the
+// key digest.
+func (s *SQL) PauseSandbox(ctx context.Context, sandboxID string) error {
+	if err := checkSandboxID(sandboxID); err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, s.q.setSecret, user, name, value, description, s.timeArg(now())); err != nil {
-		return wrap("set secret", err)
-	}
-	return nil
+	return s.execOne(ctx, "pause sandbox", s.q.pause, sandboxID)
 }
 
-// ListSecrets implements Backend. Names are sorted bytewise, whatever the
-// database's collation.
-func (s *SQL) ListSecrets(ctx context.Context, user string) ([]SecretMeta, error) {
-	if err := checkText("user id", user, true, MaxIDLen, true); err != nil {
-		return nil, err
-	}
-	rows, err := s.db.QueryContext(ctx, s.q.listSecrets, user)
-	if err != nil {
-		return nil, wrap("list secrets", err)
-	}
-	defer rows.Close()
-	out := []SecretMeta{}
-	for rows.Next() {
-		var m SecretMeta
-		if err := rows.Scan(&m.Name, &m.Description); err != nil {
-			return nil, wrap("list secrets", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("list secrets", err)
-	}
-	slices.SortFunc(out, func(a, b SecretMeta) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-// GetSecret implements Backend.
-func (s *SQL) GetSecret(ctx context.Context, user, name string) (string, error) {
-	if err := checkSecretRef(user, name); err != nil {
+// ResumeSandbox implements Backend: one transaction reads the status (row
+// locked on PostgreSQL, database write-locked on SQLite) and, unless the
+// sandbox is RUNNING, sets RUNNING and the new key's digest.
+func (s *SQL) ResumeSandbox(ctx context.Context, sandboxID string) (key string, err error) {
+	if err := checkSandboxID(sandboxID); err != nil {
 		return "", err
 	}
-	var v string
-	err := s.db.QueryRowContext(ctx, s.q.getSecret, user, name).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrSecretNotFound
-	}
+	key, digest, err := newKey()
 	if err != nil {
-		return "", wrap("get secret", err)
+		return "", err
 	}
-	return v, nil
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", wrap("resume sandbox", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var status string
+	switch err := tx.QueryRowContext(ctx, s.q.statusForUpdate, sandboxID).Scan(&status); {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", core.ErrNotFound
+	case err != nil:
+		return "", wrap("resume sandbox", err)
+	case core.Status(status) == core.StatusRunning:
+		return "", core.ErrAlreadyRunning
+	}
+	if _, err := tx.ExecContext(ctx, s.q.resume, digest, sandboxID); err != nil {
+		return "", wrap("resume sandbox", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", wrap("resume sandbox", err)
+	}
+	return key, nil
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,8 +15,10 @@ import (
 
 // Backend is everything a sandboxauth server needs from its database: the
 // lookups of core.Store and core.StatusStore that the validator and the cache
-// use, and the administrative writes. *SQL and *Memory implement it, and
-// package storetest checks any implementation against the same suite.
+// use, and the administrative writes, key lifecycle included
+// (docs/design.md §11). *SQL implements it, and package storetest checks any
+// implementation against the same suite. Every write is atomic: a concurrent
+// lookup sees the sandbox either before or after it, never in between.
 type Backend interface {
 	core.Store
 	core.StatusStore
@@ -26,24 +27,30 @@ type Backend interface {
 	// session key and returns both. The key is shown this once: only its
 	// SHA-256 digest is stored.
 	CreateSandbox(ctx context.Context, s NewSandbox) (info core.SandboxInfo, key string, err error)
-	// SetStatus changes a sandbox's status (and clears its status detail).
+	// SetStatus changes a sandbox's status (and clears its status detail),
+	// as reported by the sandbox runtime: it never touches the key, so a
+	// sandbox set RUNNING again answers to the same key.
 	// It returns core.ErrNotFound when there is no such sandbox.
 	SetStatus(ctx context.Context, sandboxID string, status core.Status) error
 	// DeleteSandbox removes a sandbox, so that its key stops resolving.
 	// It returns core.ErrNotFound when there is no such sandbox.
 	DeleteSandbox(ctx context.Context, sandboxID string) error
-	// RotateKey replaces a sandbox's key with a fresh one and returns it; the
-	// old key stops resolving. It returns core.ErrNotFound when there is no
+	// PauseSandbox sets a sandbox PAUSED and revokes its key in one atomic
+	// step: from then on a lookup of the key is core.ErrNotFound, also after
+	// the sandbox is resumed (which issues a new key). Pausing a paused
+	// sandbox is not an error. It returns core.ErrNotFound when there is no
 	// such sandbox.
+	PauseSandbox(ctx context.Context, sandboxID string) error
+	// ResumeSandbox sets a sandbox that is not RUNNING to RUNNING with a
+	// fresh key, which it returns (shown this once), revoking every older key
+	// in the same atomic step. It returns core.ErrAlreadyRunning when the
+	// sandbox is RUNNING (nothing is changed) and core.ErrNotFound when there
+	// is no such sandbox.
+	ResumeSandbox(ctx context.Context, sandboxID string) (key string, err error)
+	// RotateKey replaces a sandbox's key with a fresh one and returns it; in
+	// the same atomic step every older key stops resolving. The status is
+	// unchanged. It returns core.ErrNotFound when there is no such sandbox.
 	RotateKey(ctx context.Context, sandboxID string) (key string, err error)
-	// SetSecret creates or replaces the secret name of user.
-	SetSecret(ctx context.Context, user, name, value, description string) error
-	// ListSecrets returns the names and descriptions (never the values) of
-	// user's secrets, sorted by name; an empty, non-nil slice when there are
-	// none.
-	ListSecrets(ctx context.Context, user string) ([]SecretMeta, error)
-	// GetSecret returns the value of user's secret name, or ErrSecretNotFound.
-	GetSecret(ctx context.Context, user, name string) (value string, err error)
 }
 
 // NewSandbox describes a sandbox to create.
@@ -54,43 +61,27 @@ type NewSandbox struct {
 	StatusDetail string      // optional human-readable detail of the status
 }
 
-// SecretMeta is what listing a user's secrets shows: never the value.
-type SecretMeta struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
-// ErrSecretNotFound is returned by GetSecret when the user has no secret of
-// that name.
-var ErrSecretNotFound = errors.New("sandboxauth/store: secret not found")
-
 // ErrInvalidInput is wrapped by every error that rejects an argument (an empty
 // id or name, an unknown status, an oversized or non-UTF-8 value). Such calls
 // write nothing. A server answers them 400.
 var ErrInvalidInput = errors.New("sandboxauth/store: invalid input")
 
-// KeyBytes is the number of random bytes in a session key. Keys are these
-// bytes from crypto/rand in base64.RawURLEncoding (43 characters).
-const KeyBytes = 32
-
 // Input bounds. They keep every value storable in both databases (and a
 // sandbox id small enough for a NOTIFY payload).
 const (
-	MaxIDLen          = 128      // sandbox ids, owners and user ids, in bytes
-	MaxNameLen        = 255      // secret names and spec ids, in bytes
-	MaxValueLen       = 64 << 10 // secret values, in bytes
-	MaxDescriptionLen = 4 << 10  // secret descriptions and status details, in bytes
-	idBytes           = 16       // random bytes in a generated sandbox id
+	MaxIDLen          = 128     // sandbox ids and owners, in bytes
+	MaxNameLen        = 255     // spec ids, in bytes
+	MaxDescriptionLen = 4 << 10 // status details, in bytes
+	idBytes           = 16      // random bytes in a generated sandbox id
 	timePrecision     = time.Microsecond
 )
 
-// newKey returns a fresh session key and its SHA-256 hex digest.
+// newKey returns a fresh session key (core.NewKey) and its SHA-256 hex
+// digest, the only form a store keeps.
 func newKey() (key, digest string, err error) {
-	var b [KeyBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", "", fmt.Errorf("sandboxauth/store: generate key: %w", err)
+	if key, err = core.NewKey(); err != nil {
+		return "", "", err
 	}
-	key = base64.RawURLEncoding.EncodeToString(b[:])
 	return key, core.DigestHex(key), nil
 }
 
@@ -169,28 +160,6 @@ func (n NewSandbox) normalize() (NewSandbox, error) {
 	}
 	return n, nil
 }
-
-func checkSecretRef(user, name string) error {
-	if err := checkText("user id", user, true, MaxIDLen, true); err != nil {
-		return err
-	}
-	return checkText("secret name", name, true, MaxNameLen, true)
-}
-
-func checkSecret(user, name, value, description string) error {
-	if err := checkSecretRef(user, name); err != nil {
-		return err
-	}
-	if err := checkText("secret value", value, false, MaxValueLen, false); err != nil {
-		return err
-	}
-	return checkText("secret description", description, false, MaxDescriptionLen, false)
-}
-
-// errDuplicate reports a collision of freshly generated random values, which
-// with 128-bit ids and 256-bit keys does not happen; it exists so that such a
-// collision could never overwrite another sandbox.
-var errDuplicate = errors.New("sandboxauth/store: generated id or key collides with an existing one")
 
 // newSandbox validates n and makes the record, key and key digest of a new
 // sandbox: what every Backend's CreateSandbox stores.

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type sqlBackend struct{ *store.SQL }
 
 func (b sqlBackend) Dump(ctx context.Context) ([]string, error) {
-	vals, err := storetest.DumpTables(ctx, b.DB(), "sandboxes", "user_secrets", "sandboxauth_schema_version")
+	vals, err := storetest.DumpTables(ctx, b.DB(), "sandboxes", "sandboxauth_schema_version")
 	// Compare dumps as sets: row order is not guaranteed.
 	if err == nil {
 		sortStrings(vals)
@@ -63,10 +63,6 @@ func openT(t *testing.T, dsn string, opts ...store.Option) *store.SQL {
 
 func sqlitePath(t *testing.T) string { return filepath.Join(t.TempDir(), "sandboxes.db") }
 
-func TestMemory(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Backend { return store.NewMemory() })
-}
-
 func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Backend {
 		return sqlBackend{openT(t, sqlitePath(t))}
@@ -92,10 +88,21 @@ func TestDialect(t *testing.T) {
 	}
 	for dsn, want := range map[string]bool{
 		"postgres://h/db": true, "postgresql://h/db": true, "POSTGRES://h/db": true,
-		"sandboxd.db": false, "file:x.db": false, "/tmp/postgres://": false,
+		"host=127.0.0.1 port=5432 user=u password=p dbname=d": true,
+		"dbname=d":                           true,
+		"  host = h  dbname = d":             true,
+		"user=u host=/var/run/postgresql":    true,
+		"sandboxd.db":                        false,
+		"file:x.db":                          false,
+		"file:x.db?mode=memory&cache=shared": false,
+		"/tmp/postgres://":                   false,
+		"x.db?_journal_mode=DELETE":          false,
+		"dir/hostname=x.db":                  false,
+		"":                                   false,
+		"mysql://u@h/db":                     false,
 	} {
-		if got := store.IsPostgresURL(dsn); got != want {
-			t.Errorf("IsPostgresURL(%q) = %v", dsn, got)
+		if got := store.IsPostgres(dsn); got != want {
+			t.Errorf("IsPostgres(%q) = %v", dsn, got)
 		}
 	}
 }

@@ -28,10 +28,13 @@ type invalidator interface{ InvalidateSandbox(id string) }
 
 // app holds the route handlers; routes.go mounts them on each framework.
 type app struct {
-	db         store.Backend
-	inv        invalidator // nil when the cache is off
-	adminToken [sha256.Size]byte
-	log        *slog.Logger
+	db           store.Backend
+	secrets      *secretStore // users' secrets, beside the store's tables (secrets.go)
+	inv          invalidator  // nil when the cache is off
+	adminToken   [sha256.Size]byte
+	adminLimiter *core.FailureLimiter // failed admin-token attempts; nil when --failure-limit 0
+	log          *slog.Logger
+	errLogs      *logSampler // the app's own error lines, sampled (logsample.go)
 }
 
 // writeDetail answers status with the spec's {"detail": ...} body.
@@ -54,7 +57,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // storeFailed answers a backend failure: 503, never a 4xx the client would
 // believe. The error is logged; it never contains a key (stores see digests).
 func (a *app) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.LogAttrs(r.Context(), slog.LevelError, "store operation failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	a.errLogs.log(r.Context(), "store_failed", slog.LevelError, "store operation failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	w.Header().Set("Retry-After", "1")
 	writeDetail(w, http.StatusServiceUnavailable, "Store unavailable, try again later")
 }
@@ -72,7 +75,7 @@ func (a *app) listSecrets(w http.ResponseWriter, r *http.Request, _ params) {
 		core.WriteError(w, err)
 		return
 	}
-	secrets, err := a.db.ListSecrets(r.Context(), owner)
+	secrets, err := a.secrets.List(r.Context(), owner)
 	if err != nil {
 		a.storeFailed(w, r, err)
 		return
@@ -88,9 +91,9 @@ func (a *app) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 		core.WriteError(w, err)
 		return
 	}
-	value, err := a.db.GetSecret(r.Context(), owner, p("name"))
+	value, err := a.secrets.Get(r.Context(), owner, p("name"))
 	switch {
-	case errors.Is(err, store.ErrSecretNotFound), errors.Is(err, store.ErrInvalidInput):
+	case errors.Is(err, errSecretNotFound), errors.Is(err, errBadSecret):
 		writeDetail(w, http.StatusNotFound, "Secret not found")
 		return
 	case err != nil:
@@ -104,15 +107,26 @@ func (a *app) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 // admin wraps an admin handler with the bearer-token check (constant time:
-// both sides are hashed first, so neither content nor length leaks).
+// both sides are hashed first, so neither content nor length leaks). With
+// --failure-limit, a client that has used up its budget of failed attempts
+// is answered 429 before its token is even looked at (docs/design.md §8);
+// each failed attempt takes from the budget, a good one takes nothing.
 func (a *app) admin(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p params) {
+		client := core.RemoteAddrClientID(r)
+		if a.adminLimiter != nil && a.adminLimiter.Limited(client) {
+			core.WriteError(w, core.ErrTooManyFailures)
+			return
+		}
 		// RFC 7235: the scheme is case-insensitive.
 		auth := r.Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(auth, " ")
 		ok = ok && strings.EqualFold(scheme, "Bearer")
 		sum := sha256.Sum256([]byte(token))
 		if !ok || len(r.Header.Values("Authorization")) != 1 || subtle.ConstantTimeCompare(sum[:], a.adminToken[:]) != 1 {
+			if a.adminLimiter != nil {
+				a.adminLimiter.Fail(client)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sandboxd admin"`)
 			writeDetail(w, http.StatusUnauthorized, "Invalid admin token")
 			return
@@ -121,9 +135,11 @@ func (a *app) admin(h handlerFunc) handlerFunc {
 	}
 }
 
-// decodeBody reads one JSON object into v: size-limited, unknown fields and
-// trailing data rejected. An empty body is allowed when emptyOK. On failure
-// it has answered 4xx and returns false.
+// decodeBody reads one JSON object into v: size-limited, strict (invalid
+// UTF-8, duplicate keys, and field names that are not exactly the documented
+// ones rejected: checkStrictJSON), unknown fields and trailing data rejected.
+// An empty body is allowed when emptyOK. On failure it has answered 4xx,
+// written nothing, and returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
@@ -137,6 +153,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) boo
 	}
 	if len(strings.TrimSpace(string(body))) == 0 && emptyOK {
 		return true
+	}
+	if err := checkStrictJSON(body, v); err != nil {
+		writeDetail(w, http.StatusBadRequest, err.Error())
+		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
@@ -242,7 +262,7 @@ func (a *app) putSecret(w http.ResponseWriter, r *http.Request, p params) {
 		writeDetail(w, http.StatusBadRequest, "value is required")
 		return
 	}
-	err := a.db.SetSecret(r.Context(), p("user"), p("name"), *body.Value, body.Description)
+	err := a.secrets.Set(r.Context(), p("user"), p("name"), *body.Value, body.Description)
 	if !a.answerWrite(w, r, err) {
 		return
 	}
@@ -256,7 +276,7 @@ func (a *app) answerWrite(w http.ResponseWriter, r *http.Request, err error) boo
 		return true
 	case errors.Is(err, core.ErrNotFound):
 		writeDetail(w, http.StatusNotFound, "Sandbox not found")
-	case errors.Is(err, store.ErrInvalidInput):
+	case errors.Is(err, store.ErrInvalidInput), errors.Is(err, errBadSecret):
 		writeDetail(w, http.StatusBadRequest, err.Error())
 	default:
 		a.storeFailed(w, r, err)

@@ -48,25 +48,50 @@ type server struct {
 	handler  http.Handler
 	log      *slog.Logger
 	metrics  *metrics // --metrics-addr's registry and observer; nil when off
+	access   *accessLogger
+	errLogs  *logSampler
 }
 
 // newServer opens the store and builds everything but the network listener.
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
-	db, err := store.Open(ctx, cfg.DB)
+	maxConns := cfg.DBMaxConns
+	if maxConns <= 0 {
+		maxConns = defaultDBMaxConns
+	}
+	db, err := store.Open(ctx, cfg.DB, store.WithMaxOpenConns(maxConns))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &server{cfg: cfg, db: db, log: log, metrics: newMetrics(cfg)}
-	var lookups core.Store = db
-	a := &app{db: db, adminToken: sha256.Sum256([]byte(cfg.AdminToken)), log: log}
+	s.access, s.errLogs = newAccessLogger(log), newLogSampler(log, errorLogBurst)
+	secrets, err := openSecrets(ctx, db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	keyLimiter, adminLimiter, err := failureLimiters(cfg.FailureLimit)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	// Session-key lookups are bounded under the cache, so that cached keys
+	// never wait for a slot (limits.go).
+	limited, err := core.LimitLookups(db, lookupSlots(maxConns), 0)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	lookups := limited
+	a := &app{db: db, secrets: secrets, adminToken: sha256.Sum256([]byte(cfg.AdminToken)), adminLimiter: adminLimiter,
+		log: log, errLogs: s.errLogs}
 	if cfg.CacheTTL > 0 {
-		c, err := cache.New(db, append(s.metrics.cacheOptions(), cache.WithTTL(cfg.CacheTTL))...)
+		c, err := cache.New(limited, append(s.metrics.cacheOptions(), cache.WithTTL(cfg.CacheTTL))...)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
 		s.cache, lookups, a.inv = c, c, c
-		if store.IsPostgresURL(cfg.DB) {
+		if store.IsPostgres(cfg.DB) {
 			// Other instances' writes reach this cache through NOTIFY.
 			s.listener, err = store.Listen(ctx, cfg.DB, c, append(s.metrics.listenOptions(), store.WithLogger(log))...)
 			if err != nil {
@@ -75,7 +100,11 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 			}
 		}
 	}
-	v, err := core.New(lookups, append(s.metrics.validatorOptions(), core.WithMode(cfg.Mode), core.WithLogger(log))...)
+	vopts := []core.Option{core.WithMode(cfg.Mode), core.WithLogger(log)}
+	if keyLimiter != nil {
+		vopts = append(vopts, core.WithFailureLimiter(keyLimiter))
+	}
+	v, err := core.New(lookups, append(s.metrics.validatorOptions(), vopts...)...)
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -85,7 +114,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.Close()
 		return nil, err
 	}
-	s.handler = withAccessLog(log, canonicalPaths(router))
+	s.handler = withAccessLog(s.access, canonicalPaths(router))
 	return s, nil
 }
 
@@ -98,6 +127,10 @@ func (s *server) Close() {
 		_ = s.cache.Close()
 	}
 	_ = s.db.Close()
+	if s.access != nil {
+		s.access.flush()
+		s.errLogs.flush()
+	}
 }
 
 // run parses the configuration, serves until ctx is done, then shuts down
@@ -112,13 +145,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return errUsage
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	generated := false
 	if cfg.AdminToken == "" {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
 			return err
 		}
 		cfg.AdminToken = base64.RawURLEncoding.EncodeToString(b)
-		fmt.Fprintf(stdout, "sandboxd: generated admin token (shown once): %s\n", cfg.AdminToken)
+		generated = true
 	}
 	s, err := newServer(ctx, cfg, log)
 	if err != nil {
@@ -135,6 +169,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if generated {
+		// Only now: a server that failed to start has no token to show.
+		fmt.Fprintf(stdout, "sandboxd: generated admin token (shown once): %s\n", cfg.AdminToken)
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,10 +180,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          serverErrorLog(s.errLogs),
 	}
 	log.Info("sandboxd listening", "addr", ln.Addr().String(), "framework", cfg.Framework, "mode", string(cfg.Mode),
-		"db", describeDB(cfg.DB), "cache_ttl", cfg.CacheTTL.String(), "change_feed", s.listener != nil)
+		"db", describeDB(cfg.DB), "cache_ttl", cfg.CacheTTL.String(), "change_feed", s.listener != nil,
+		"db_max_conns", cfg.DBMaxConns, "failure_limit", cfg.FailureLimit)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"path"
 	"regexp"
@@ -37,6 +36,9 @@ func (a *app) routes() []route {
 		{http.MethodPost, "/admin/sandboxes", false, a.admin(a.createSandbox)},
 		{http.MethodPut, "/admin/sandboxes/{id}/status", false, a.admin(a.setStatus)},
 		{http.MethodDelete, "/admin/sandboxes/{id}", false, a.admin(a.deleteSandbox)},
+		{http.MethodPost, "/admin/sandboxes/{id}/pause", false, a.admin(a.pauseSandbox)},   // lifecycle.go
+		{http.MethodPost, "/admin/sandboxes/{id}/resume", false, a.admin(a.resumeSandbox)}, // lifecycle.go
+		{http.MethodPost, "/admin/sandboxes/{id}/rotate-key", false, a.admin(a.rotateKey)}, // lifecycle.go
 		{http.MethodPut, "/admin/users/{user}/secrets/{name}", false, a.admin(a.putSecret)},
 	}
 }
@@ -212,10 +214,11 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// withAccessLog logs one structured line per request (method, path, status,
-// duration; never headers, so never a key or a token) and turns a handler
-// panic into a 500 instead of a dropped connection.
-func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
+// withAccessLog logs a structured line per request (method, path, status,
+// duration; never headers, so never a key or a token), sampled per status
+// so that a flood cannot amplify itself into the logs (logsample.go), and
+// turns a handler panic into a 500 instead of a dropped connection.
+func withAccessLog(log *accessLogger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -224,13 +227,12 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.LogAttrs(r.Context(), slog.LevelError, "handler panicked", slog.String("path", r.URL.Path), slog.Any("panic", p))
+				log.panicked(r, p)
 				if sw.status == 0 {
 					writeDetail(sw, http.StatusInternalServerError, "Internal server error")
 				}
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+			log.request(r, sw.status, time.Since(start))
 		}()
 		next.ServeHTTP(sw, r)
 	})

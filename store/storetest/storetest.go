@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite for implementations of
-// store.Backend: the in-memory store, the SQL store on SQLite and on
-// PostgreSQL, and any store of your own. Every implementation calls Run with
+// store.Backend: the SQL store on SQLite and on PostgreSQL, and any store of
+// your own. Every implementation calls Run with
 // a factory that returns a fresh, empty backend:
 //
 //	func TestMyBackend(t *testing.T) {
@@ -61,10 +61,13 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 		{"StatusChanges", testStatusChanges},
 		{"DeleteRemovesKey", testDelete},
 		{"RotateInvalidatesOldKey", testRotate},
+		{"PauseRevokesKey", testPause},
+		{"ResumeIssuesNewKey", testResume},
+		{"SetStatusKeepsKey", testSetStatusKeepsKey},
+		{"RotationIsAtomicForLookups", testRotateConcurrentLookups},
+		{"PauseResumeIsAtomicForLookups", testPauseResumeConcurrentLookups},
 		{"LookupSeesEveryUser", testEveryUser},
 		{"RecordsAreCopies", testCopies},
-		{"Secrets", testSecrets},
-		{"SecretsPerUser", testSecretsPerUser},
 		{"BadInputWritesNothing", testBadInput},
 		{"CancelledContext", testCancelled},
 		{"Concurrent", testConcurrent},
@@ -441,87 +444,6 @@ func testCopies(t *testing.T, b Backend) {
 	sameInfo(t, lookup(t, b, key), info)
 }
 
-func testSecrets(t *testing.T, b Backend) {
-	c := ctx(t)
-	got, err := b.ListSecrets(c, "u1")
-	if err != nil || got == nil || len(got) != 0 {
-		t.Fatalf("ListSecrets(no secrets) = %#v, %v; want an empty non-nil slice", got, err)
-	}
-	for _, s := range []struct{ name, value, desc string }{
-		{"b_token", "value-b", "the b token"},
-		{"a_token", "value-a", ""},
-		{"C_TOKEN", "multi\nline ünïcode value", "upper"},
-		{"empty", "", "empty value is allowed"},
-	} {
-		if err := b.SetSecret(c, "u1", s.name, s.value, s.desc); err != nil {
-			t.Fatalf("SetSecret(%s): %v", s.name, err)
-		}
-	}
-	want := []store.SecretMeta{meta("C_TOKEN", "upper"), meta("a_token", ""), meta("b_token", "the b token"), meta("empty", "empty value is allowed")}
-	if got, err = b.ListSecrets(c, "u1"); err != nil || !slices.Equal(got, want) {
-		t.Fatalf("ListSecrets = %#v, %v; want %#v (sorted bytewise)", got, err, want)
-	}
-	for name, value := range map[string]string{"a_token": "value-a", "b_token": "value-b", "C_TOKEN": "multi\nline ünïcode value", "empty": ""} {
-		if v, err := b.GetSecret(c, "u1", name); err != nil || v != value {
-			t.Fatalf("GetSecret(%s) = %q, %v; want %q", name, v, err, value)
-		}
-	}
-	// Names are exact: no case folding.
-	if _, err := b.GetSecret(c, "u1", "A_TOKEN"); !errors.Is(err, store.ErrSecretNotFound) {
-		t.Fatalf("GetSecret(wrong case) = %v; want ErrSecretNotFound", err)
-	}
-	if _, err := b.GetSecret(c, "u1", "missing"); !errors.Is(err, store.ErrSecretNotFound) {
-		t.Fatalf("GetSecret(missing) = %v; want ErrSecretNotFound", err)
-	}
-	// Overwrite replaces value and description.
-	if err := b.SetSecret(c, "u1", "a_token", "value-a2", "rotated"); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := b.GetSecret(c, "u1", "a_token"); err != nil || v != "value-a2" {
-		t.Fatalf("GetSecret after overwrite = %q, %v", v, err)
-	}
-	got, _ = b.ListSecrets(c, "u1")
-	if len(got) != 4 || got[1] != (store.SecretMeta{Name: "a_token", Description: "rotated"}) {
-		t.Fatalf("ListSecrets after overwrite = %#v", got)
-	}
-}
-
-func meta(name, description string) store.SecretMeta {
-	return store.SecretMeta{Name: name, Description: description}
-}
-
-func testSecretsPerUser(t *testing.T, b Backend) {
-	c := ctx(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(b.SetSecret(c, "alice", "token", "alice-value", "a"))
-	must(b.SetSecret(c, "bob", "token", "bob-value", "b"))
-	must(b.SetSecret(c, "bob", "only-bob", "x", ""))
-	if v, _ := b.GetSecret(c, "alice", "token"); v != "alice-value" {
-		t.Fatalf("alice's token = %q", v)
-	}
-	if v, _ := b.GetSecret(c, "bob", "token"); v != "bob-value" {
-		t.Fatalf("bob's token = %q", v)
-	}
-	if _, err := b.GetSecret(c, "alice", "only-bob"); !errors.Is(err, store.ErrSecretNotFound) {
-		t.Fatalf("alice read bob's secret: %v", err)
-	}
-	if _, err := b.GetSecret(c, "Alice", "token"); !errors.Is(err, store.ErrSecretNotFound) {
-		t.Fatalf("user ids are not exact: %v", err)
-	}
-	got, err := b.ListSecrets(c, "alice")
-	if err != nil || !slices.Equal(got, []store.SecretMeta{meta("token", "a")}) {
-		t.Fatalf("ListSecrets(alice) = %#v, %v", got, err)
-	}
-	if got, _ := b.ListSecrets(c, "carol"); len(got) != 0 {
-		t.Fatalf("ListSecrets(carol) = %#v", got)
-	}
-}
-
 func wantInvalid(t *testing.T, what string, err error) {
 	t.Helper()
 	if !errors.Is(err, store.ErrInvalidInput) {
@@ -532,9 +454,6 @@ func wantInvalid(t *testing.T, what string, err error) {
 func testBadInput(t *testing.T, b Backend) {
 	c := ctx(t)
 	info, key := create(t, b, store.NewSandbox{Owner: "u"})
-	if err := b.SetSecret(c, "u", "keep", "v", "d"); err != nil {
-		t.Fatal(err)
-	}
 	before, canDump := dump(t, b)
 
 	for name, n := range map[string]store.NewSandbox{
@@ -560,29 +479,16 @@ func testBadInput(t *testing.T, b Backend) {
 	wantInvalid(t, "DeleteSandbox empty id", b.DeleteSandbox(c, ""))
 	_, err := b.RotateKey(c, "")
 	wantInvalid(t, "RotateKey empty id", err)
-	wantInvalid(t, "SetSecret empty user", b.SetSecret(c, "", "n", "v", ""))
-	wantInvalid(t, "SetSecret empty name", b.SetSecret(c, "u", "", "v", ""))
-	wantInvalid(t, "SetSecret name with control char", b.SetSecret(c, "u", "a\tb", "v", ""))
-	wantInvalid(t, "SetSecret value with NUL", b.SetSecret(c, "u", "keep", "x\x00y", ""))
-	wantInvalid(t, "SetSecret value not UTF-8", b.SetSecret(c, "u", "keep", "\xc3\x28", ""))
-	wantInvalid(t, "SetSecret value too long", b.SetSecret(c, "u", "keep", strings.Repeat("v", store.MaxValueLen+1), ""))
-	wantInvalid(t, "SetSecret description too long", b.SetSecret(c, "u", "keep", "v2", strings.Repeat("d", store.MaxDescriptionLen+1)))
-	_, err = b.GetSecret(c, "", "keep")
-	wantInvalid(t, "GetSecret empty user", err)
-	_, err = b.GetSecret(c, "u", "")
-	wantInvalid(t, "GetSecret empty name", err)
-	_, err = b.ListSecrets(c, "")
-	wantInvalid(t, "ListSecrets empty user", err)
+	wantInvalid(t, "PauseSandbox empty id", b.PauseSandbox(c, ""))
+	wantInvalid(t, "PauseSandbox id with control char", b.PauseSandbox(c, info.ID+"\n"))
+	_, err = b.ResumeSandbox(c, "")
+	wantInvalid(t, "ResumeSandbox empty id", err)
+	_, err = b.ResumeSandbox(c, strings.Repeat("i", store.MaxIDLen+1))
+	wantInvalid(t, "ResumeSandbox id too long", err)
 
 	// Nothing was written.
 	got := lookup(t, b, key)
 	sameInfo(t, got, info)
-	if v, err := b.GetSecret(c, "u", "keep"); err != nil || v != "v" {
-		t.Fatalf("the secret changed after rejected writes: %q, %v", v, err)
-	}
-	if list, _ := b.ListSecrets(c, "u"); len(list) != 1 || list[0] != (store.SecretMeta{Name: "keep", Description: "d"}) {
-		t.Fatalf("secrets after rejected writes = %#v", list)
-	}
 	if canDump {
 		after, _ := dump(t, b)
 		if !slices.Equal(before, after) {
@@ -593,9 +499,7 @@ func testBadInput(t *testing.T, b Backend) {
 
 func testCancelled(t *testing.T, b Backend) {
 	info, key := create(t, b, store.NewSandbox{Owner: "u"})
-	if err := b.SetSecret(ctx(t), "u", "s", "v", ""); err != nil {
-		t.Fatal(err)
-	}
+	paused, pausedKey := create(t, b, store.NewSandbox{Owner: "u", Status: core.StatusPaused})
 	before, canDump := dump(t, b)
 	c, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -604,7 +508,7 @@ func testCancelled(t *testing.T, b Backend) {
 		if err == nil {
 			t.Fatalf("%s with a cancelled context succeeded", op)
 		}
-		if errors.Is(err, core.ErrNotFound) || errors.Is(err, store.ErrSecretNotFound) {
+		if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrAlreadyRunning) {
 			t.Fatalf("%s with a cancelled context = %v: a backend failure must not look like not-found", op, err)
 		}
 	}
@@ -618,16 +522,12 @@ func testCancelled(t *testing.T, b Backend) {
 	check("DeleteSandbox", b.DeleteSandbox(c, info.ID))
 	_, err = b.RotateKey(c, info.ID)
 	check("RotateKey", err)
-	check("SetSecret", b.SetSecret(c, "u", "s", "changed", ""))
-	_, err = b.ListSecrets(c, "u")
-	check("ListSecrets", err)
-	_, err = b.GetSecret(c, "u", "s")
-	check("GetSecret", err)
+	check("PauseSandbox", b.PauseSandbox(c, info.ID))
+	_, err = b.ResumeSandbox(c, paused.ID)
+	check("ResumeSandbox", err)
 
 	sameInfo(t, lookup(t, b, key), info)
-	if v, _ := b.GetSecret(ctx(t), "u", "s"); v != "v" {
-		t.Fatalf("secret changed by a cancelled SetSecret: %q", v)
-	}
+	sameInfo(t, lookup(t, b, pausedKey), paused)
 	if canDump {
 		after, _ := dump(t, b)
 		if !slices.Equal(before, after) {
@@ -671,10 +571,6 @@ func testConcurrent(t *testing.T, b Backend) {
 						return
 					}
 				}
-				if err := b.SetSecret(c, fmt.Sprintf("user-%d", w), fmt.Sprintf("s%d", i), "v", ""); err != nil {
-					errs <- fmt.Errorf("set secret: %w", err)
-					return
-				}
 				mu.Lock()
 				all = append(all, made{info.ID, key})
 				mu.Unlock()
@@ -697,11 +593,6 @@ func testConcurrent(t *testing.T, b Backend) {
 		ids[m.id] = true
 		if got := lookup(t, b, m.key); got.ID != m.id {
 			t.Fatalf("key resolves to %s, want %s", got.ID, m.id)
-		}
-	}
-	for w := range workers {
-		if got, err := b.ListSecrets(context.Background(), fmt.Sprintf("user-%d", w)); err != nil || len(got) != each {
-			t.Fatalf("user-%d has %d secrets (%v), want %d", w, len(got), err, each)
 		}
 	}
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"strings"
+)
+
+// describeKeywordValue shows a PostgreSQL key=value connection string
+// (host=db port=5432 password='...') with the value of every key that names
+// a password replaced by xxxxx. Values may be single-quoted, with \' and \\
+// escapes, as libpq reads them. A string it cannot take apart is not shown.
+func describeKeywordValue(dsn string) string {
+	var out []string
+	s := dsn
+	for {
+		s = strings.TrimLeft(s, " \t\n\r\f\v")
+		if s == "" {
+			break
+		}
+		key, rest, ok := strings.Cut(s, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" || strings.ContainsAny(key, " \t\n\r\f\v'\\") {
+			return "(unparseable PostgreSQL connection string)"
+		}
+		rest = strings.TrimLeft(rest, " \t\n\r\f\v")
+		var val string
+		if strings.HasPrefix(rest, "'") {
+			var b strings.Builder
+			i, closed := 1, false
+			for ; i < len(rest); i++ {
+				c := rest[i]
+				if c == '\\' && i+1 < len(rest) {
+					i++
+					b.WriteByte(rest[i])
+					continue
+				}
+				if c == '\'' {
+					closed = true
+					i++
+					break
+				}
+				b.WriteByte(c)
+			}
+			if !closed {
+				return "(unparseable PostgreSQL connection string)"
+			}
+			val, s = b.String(), rest[i:]
+		} else {
+			end := strings.IndexAny(rest, " \t\n\r\f\v")
+			if end < 0 {
+				end = len(rest)
+			}
+			val, s = rest[:end], rest[end:]
+		}
+		if strings.Contains(strings.ToLower(key), "password") {
+			val = "xxxxx"
+		}
+		if val == "" || strings.ContainsAny(val, " '\\") {
+			val = "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(val) + "'"
+		}
+		out = append(out, key+"="+val)
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/store/pgtest"
+)
+
+// newKeyReply checks a resume or rotate-key answer, 200
+// {"id":...,"session_api_key":...}, and returns the key.
+func newKeyReply(t *testing.T, step string, r reply, id string) string {
+	t.Helper()
+	if r.status != 200 {
+		t.Fatalf("%s: %d %s, want 200", step, r.status, r.body)
+	}
+	var out struct {
+		ID  string `json:"id"`
+		Key string `json:"session_api_key"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &out); err != nil || out.ID != id || len(out.Key) != 43 {
+		t.Fatalf("%s: body %q (%v), want the id and a new 43-character key", step, r.body, err)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s: Content-Type %q", step, ct)
+	}
+	return out.Key
+}
+
+// lifecycle is the leaked-key story of docs/design.md §11 over HTTP. It
+// returns a transcript (keys and ids left out) to compare frameworks.
+func lifecycle(t *testing.T, in *instance) []string {
+	t.Helper()
+	var transcript []string
+	note := func(step string, r reply) {
+		body := strings.TrimSpace(r.body)
+		if r.status == 200 && strings.Contains(body, "session_api_key") {
+			body = "{id, new key}"
+		}
+		transcript = append(transcript, fmt.Sprintf("%s -> %d %s %s", step, r.status, r.header.Get("Content-Type"), body))
+	}
+	get := func(id, key string) reply { return in.do("GET", secretsPath(id), "", core.HeaderName, key) }
+	invalid, notRunning := coreBody(core.ErrInvalidKey), coreBody(core.ErrNotRunning)
+
+	id, leaked := in.create("u1", "RUNNING")
+	expect(t, "running", get(id, leaked), 200, "")
+
+	// Pause: the key is revoked, not merely refused.
+	r := in.admin("POST", "/admin/sandboxes/"+id+"/pause", "")
+	expect(t, "pause", r, 204, "")
+	note("pause", r)
+	r = get(id, leaked)
+	expect(t, "paused, leaked key", r, 401, invalid)
+	note("paused, leaked key", r)
+	r = in.admin("POST", "/admin/sandboxes/"+id+"/pause", "")
+	expect(t, "pause again", r, 204, "")
+
+	// Resume: a new key; the leaked one stays dead.
+	r = in.admin("POST", "/admin/sandboxes/"+id+"/resume", "")
+	fresh := newKeyReply(t, "resume", r, id)
+	note("resume", r)
+	if fresh == leaked {
+		t.Fatal("resume returned the old key")
+	}
+	r = get(id, leaked)
+	expect(t, "resumed, leaked key", r, 401, invalid)
+	note("resumed, leaked key", r)
+	r = get(id, fresh)
+	expect(t, "resumed, new key", r, 200, `{"secrets":[]}`)
+	note("resumed, new key", r)
+
+	// Resume of a RUNNING sandbox: 409, nothing changed.
+	r = in.admin("POST", "/admin/sandboxes/"+id+"/resume", "")
+	expect(t, "resume running", r, 409, detail("Sandbox is already running"))
+	note("resume running", r)
+	expect(t, "key after a refused resume", get(id, fresh), 200, "")
+
+	// Rotation: the old key dies at once (the cache, if any, holds it).
+	r = in.admin("POST", "/admin/sandboxes/"+id+"/rotate-key", "")
+	rotated := newKeyReply(t, "rotate", r, id)
+	note("rotate", r)
+	r = get(id, fresh)
+	expect(t, "rotated, old key", r, 401, invalid)
+	note("rotated, old key", r)
+	r = get(id, rotated)
+	expect(t, "rotated, new key", r, 200, "")
+	note("rotated, new key", r)
+
+	// The runtime's status report never touches the key.
+	r = in.admin("PUT", "/admin/sandboxes/"+id+"/status", `{"status":"PAUSED"}`)
+	expect(t, "runtime pause", r, 204, "")
+	r = get(id, rotated)
+	expect(t, "runtime-paused key", r, 401, notRunning)
+	note("runtime-paused key", r)
+	r = in.admin("PUT", "/admin/sandboxes/"+id+"/status", `{"status":"RUNNING"}`)
+	expect(t, "runtime resume", r, 204, "")
+	r = get(id, rotated)
+	expect(t, "runtime-resumed key", r, 200, "")
+	note("runtime-resumed key", r)
+	// Resuming a runtime-paused sandbox revokes the key it kept.
+	in.admin("PUT", "/admin/sandboxes/"+id+"/status", `{"status":"PAUSED"}`)
+	r = in.admin("POST", "/admin/sandboxes/"+id+"/resume", "")
+	last := newKeyReply(t, "resume after runtime pause", r, id)
+	expect(t, "key kept by the runtime pause, after resume", get(id, rotated), 401, invalid)
+	expect(t, "newest key", get(id, last), 200, "")
+
+	// Unknown sandboxes, bad ids, bad bodies, no token.
+	for _, op := range []string{"pause", "resume", "rotate-key"} {
+		r = in.admin("POST", "/admin/sandboxes/sb-does-not-exist/"+op, "")
+		expect(t, op+" unknown", r, 404, detail("Sandbox not found"))
+		note(op+" unknown", r)
+		r = in.admin("POST", "/admin/sandboxes/"+id+"/"+op, `{"force":true}`)
+		if r.status != 400 || !strings.Contains(r.body, `"detail"`) {
+			t.Errorf("%s with an unknown field: %d %s, want 400 with a detail", op, r.status, r.body)
+		}
+		note(op+" with a body field", reply{r.status, r.header, ""})
+		r = in.do("POST", "/admin/sandboxes/"+id+"/"+op, "")
+		expect(t, op+" without token", r, 401, detail("Invalid admin token"))
+		note(op+" without token", r)
+		r = in.admin("GET", "/admin/sandboxes/"+id+"/"+op, "")
+		expect(t, op+" with GET", r, 404, detail("Not Found"))
+	}
+	// Nothing above changed the sandbox: the newest key still works.
+	expect(t, "newest key after the refused calls", get(id, last), 200, "")
+
+	// Delete keeps revoking at once.
+	expect(t, "delete", in.admin("DELETE", "/admin/sandboxes/"+id, ""), 204, "")
+	r = get(id, last)
+	expect(t, "deleted", r, 401, invalid)
+	note("deleted", r)
+	r = in.admin("POST", "/admin/sandboxes/"+id+"/resume", "")
+	expect(t, "resume deleted", r, 404, detail("Sandbox not found"))
+
+	if logs := in.logs.String(); strings.Contains(logs, leaked) || strings.Contains(logs, fresh) || strings.Contains(logs, rotated) || strings.Contains(logs, last) {
+		t.Errorf("a key was logged:\n%s", logs)
+	}
+	return transcript
+}
+
+// TestLifecycleEveryFramework runs the leaked-key story on SQLite under
+// every framework, with and without the cache, and requires identical
+// transcripts.
+func TestLifecycleEveryFramework(t *testing.T) {
+	var want []string
+	for _, fw := range frameworks {
+		for _, ttl := range []time.Duration{0, 30 * time.Second} {
+			t.Run(fmt.Sprintf("%s/ttl=%v", fw, ttl), func(t *testing.T) {
+				got := lifecycle(t, startInstance(t, config{Framework: fw, CacheTTL: ttl}))
+				if want == nil {
+					want = got
+					return
+				}
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("%s answers differently from %s:\n got: %s\nwant: %s", fw, frameworks[0],
+						strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+				}
+			})
+		}
+	}
+}
+
+// TestLifecyclePostgres: the same story on PostgreSQL, every framework.
+func TestLifecyclePostgres(t *testing.T) {
+	for _, fw := range frameworks {
+		t.Run(fw, func(t *testing.T) {
+			lifecycle(t, startInstance(t, config{Framework: fw, DB: pgtest.URL(t), CacheTTL: 30 * time.Second}))
+		})
+	}
+}
