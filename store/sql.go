@@ -230,7 +230,9 @@ func newQueries(d Dialect) queries {
 
 // forUpdate locks the row read by a read-then-write transaction on
 // PostgreSQL. SQLite needs nothing: its transactions are BEGIN IMMEDIATE
-// (see Open), which takes the database's write lock at once.
+// (see Open), which takes the database's write lock at once. (A DSN that
+// sets _txlock=deferred instead makes such a transaction fail, never
+// interleave, when another write lands between its read and its write.)
 func forUpdate(d Dialect) string {
 	if d == DialectPostgres {
 		return " FOR UPDATE"
