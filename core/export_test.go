@@ -34,3 +34,6 @@ func (v *Validator) SetLogClock(now func() time.Time, interval time.Duration) {
 func NewFailureLimiterForTest(perMinute, maxClients int, now func() time.Time) *FailureLimiter {
 	return newFailureLimiter(perMinute, maxClients, now)
 }
+
+// Len returns the number of clients a limiter tracks.
+func (l *FailureLimiter) Len() int { return l.tracked() }

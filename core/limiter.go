@@ -90,8 +90,8 @@ func (l *FailureLimiter) Fail(client string) {
 	b.AllowN(now, 1)
 }
 
-// Len returns the number of clients tracked.
-func (l *FailureLimiter) Len() int {
+// tracked returns the number of clients tracked.
+func (l *FailureLimiter) tracked() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.clients)
