@@ -120,3 +120,55 @@ func BenchmarkDigest(b *testing.B) {
 		_ = core.Digest(benchKey)
 	}
 }
+
+// BenchmarkReject is an unknown key through the validator, on the in-memory
+// store without and with the cache (bench's reject and reject-cached
+// scenarios without the router): unknown keys are never cached, so the
+// cached row is a miss and a store call every time, run by the request's own
+// goroutine.
+func BenchmarkReject(b *testing.B) {
+	const unknown = "sk-bench-unknown-0123456789abcdefghijklmnop"
+	run := func(b *testing.B, v *core.Validator) {
+		b.ReportAllocs()
+		r := benchRequest()
+		r.Header.Set(core.HeaderName, unknown)
+		for b.Loop() {
+			if _, _, err := v.Authenticate(r, core.Route{}); err != core.ErrInvalidKey {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("uncached", func(b *testing.B) { run(b, benchValidator(b, benchMemStore(b))) })
+	b.Run("cached", func(b *testing.B) { run(b, benchCached(b, benchMemStore(b))) })
+}
+
+// nopObserver is the cheapest CacheObserver there is.
+type nopObserver struct{}
+
+func (nopObserver) ObserveCache(core.CacheEvent, int) {}
+
+// BenchmarkPeek is the hit path, PeekSandbox, without an observer and with
+// one that does nothing: both allocate nothing.
+func BenchmarkPeek(b *testing.B) {
+	for name, opts := range map[string][]cache.Option{
+		"no-observer":  nil,
+		"nop-observer": {cache.WithObserver(nopObserver{})},
+	} {
+		b.Run(name, func(b *testing.B) {
+			c, err := cache.New(benchMemStore(b), append([]cache.Option{cache.WithTTL(cache.MaxTTL), cache.WithCleanupInterval(0)}, opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.LookupSandbox(context.Background(), benchKey); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := c.PeekSandbox(benchKey); !ok {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}

@@ -27,22 +27,28 @@ var ErrNoStatusLookup = errors.New("sandboxauth/cache: the inner store has no st
 // core.Peeker (the validator's allocation-free fast path). Build one with
 // New, hand it to core.New, and Close it when done.
 type Cache struct {
-	inner   core.Store
-	status  core.StatusStore // inner as a StatusStore, or nil
-	ttl     time.Duration
-	stale   time.Duration // max-stale
-	timeout time.Duration
-	clock   func() time.Time // WithClock's, or nil for the real clock
+	inner    core.Store
+	status   core.StatusStore // inner as a StatusStore, or nil
+	ttl      time.Duration
+	stale    time.Duration // max-stale
+	timeout  time.Duration
+	clock    func() time.Time   // WithClock's, or nil for the real clock
+	epoch    time.Time          // time.Now() at New: times are epoch + time.Since(epoch)
+	observer core.CacheObserver // WithObserver's, or nil
 
 	// entries maps string(digest) to *entry. Reads (the hit path) take only
-	// go-cache's read lock; every write happens under mu.
+	// go-cache's read lock; every write happens under mu, through putLocked
+	// and deleteLocked, which keep count.
 	entries *gocache.Cache
+	count   atomic.Int64  // len(entries), read without the lock
+	puts    atomic.Uint64 // entries stored so far, read without the lock
 	closed  atomic.Bool
 
 	mu      sync.Mutex
-	gen     uint64                         // bumped by every invalidation
 	index   map[string]map[string]struct{} // sandbox id -> digests of its cached keys
-	flights map[string]*flight             // digest -> the store call in progress
+	flights map[[sha256.Size]byte]*flight  // digest -> the joinable store call in progress
+	// The store calls in progress and the invalidations they must see.
+	invalidations
 
 	stop     chan struct{} // closed by Close; nil without a cleanup goroutine
 	stopped  chan struct{} // closed when the cleanup goroutine has returned
@@ -69,19 +75,21 @@ func New(store core.Store, opts ...Option) (*Cache, error) {
 		return nil, err
 	}
 	s := &Cache{
-		inner:   store,
-		ttl:     c.ttl,
-		stale:   c.maxStale,
-		timeout: c.timeout,
-		clock:   c.now,
+		inner:    store,
+		ttl:      c.ttl,
+		stale:    c.maxStale,
+		timeout:  c.timeout,
+		clock:    c.now,
+		epoch:    time.Now(),
+		observer: c.observer,
 		// Entries carry no go-cache expiration: its Get would read the wall
 		// clock on every hit, a second clock read beside ours, which costs
-		// as much as the rest of the map lookup. Entries are aged by s.now
+		// as much as the rest of the map lookup. Entries are aged by our clock
 		// alone, and dropped by cleanup. No go-cache janitor either (interval
 		// 0): it stops only when the cache is garbage collected.
 		entries: gocache.New(gocache.NoExpiration, 0),
 		index:   map[string]map[string]struct{}{},
-		flights: map[string]*flight{},
+		flights: map[[sha256.Size]byte]*flight{},
 	}
 	s.status, _ = store.(core.StatusStore)
 	if c.cleanup > 0 {
@@ -97,14 +105,6 @@ func (s *Cache) TTL() time.Duration { return s.ttl }
 
 // MaxStale returns the age up to which a stale entry is rechecked.
 func (s *Cache) MaxStale() time.Duration { return s.stale }
-
-// now reads the Cache's clock.
-func (s *Cache) now() time.Time {
-	if s.clock == nil {
-		return time.Now()
-	}
-	return s.clock()
-}
 
 // before reports whether the Cache's clock is before t. With the real clock
 // it is time.Until, which reads only the monotonic clock when t carries a
@@ -132,7 +132,9 @@ func (s *Cache) get(k string) (*entry, bool) {
 
 // PeekSandbox implements core.Peeker: it returns the record of a FRESH
 // entry for key without I/O, and false otherwise (stale, absent, closed).
-// The record is shared: the caller must neither modify nor retain it.
+// The record is shared: the caller must neither modify nor retain it. A hit
+// is reported to the observer as core.CacheHit; a miss is not (the
+// validator's LookupSandbox that follows it reports it).
 func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 	if s.closed.Load() {
 		return nil, false
@@ -142,6 +144,9 @@ func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 	if !ok || !s.before(e.freshUntil) {
 		return nil, false
 	}
+	if s.observer != nil {
+		s.observer.ObserveCache(core.CacheHit, int(s.count.Load()))
+	}
 	return e.info, true
 }
 
@@ -150,28 +155,56 @@ func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 // and rechecks of one key share a single store call. The returned record is
 // the caller's own copy.
 func (s *Cache) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
+	info, _, err := s.LookupSandboxSource(ctx, key)
+	return info, err
+}
+
+// LookupSandboxSource is LookupSandbox that also says where the answer came
+// from, for core.Decision.Source: core.SourceCache (a fresh entry, no I/O),
+// core.SourceRecheck (a stale entry, rechecked with the store: a status
+// lookup, or a full lookup when the inner store has no status lookup) or
+// core.SourceStore (a full lookup: no usable entry). It is core.SourceNone
+// when no lookup was made (a closed Cache, a context already done). The
+// validator calls it instead of LookupSandbox when its store has it.
+func (s *Cache) LookupSandboxSource(ctx context.Context, key string) (*core.SandboxInfo, core.Source, error) {
 	if s.closed.Load() {
-		return nil, ErrClosed
+		return nil, core.SourceNone, ErrClosed
 	}
-	d := digest(key)
-	k := string(d[:])
-	var stale *entry
-	if e, ok := s.get(k); ok {
-		switch {
-		case s.before(e.freshUntil):
-			return e.info.Clone(), nil
-		case s.before(e.staleUntil):
-			stale = e
+	r := round{d: digest(key), key: key, first: true}
+	// Another round only when the entry changed while the caller looked,
+	// or the answer of a store call it joined was older than an
+	// invalidation that concerned it (do).
+	for {
+		r.puts = s.puts.Load()
+		e, found := s.get(string(r.d[:]))
+		r.stale, r.cold = nil, !found
+		if found {
+			switch {
+			case s.before(e.freshUntil):
+				if s.observer != nil && r.first {
+					s.observer.ObserveCache(core.CacheHit, int(s.count.Load()))
+				}
+				return e.info.Clone(), core.SourceCache, nil
+			case s.before(e.staleUntil):
+				r.stale = e
+			}
 		}
+		if err := ctx.Err(); err != nil { // the caller is gone: start no store call
+			return nil, core.SourceNone, err
+		}
+		info, src, retry, err := s.do(ctx, &r)
+		switch {
+		case retry && src == core.SourceNone:
+			r.reread = true
+			continue
+		case retry:
+			r.first = false
+			continue
+		case err != nil:
+			return nil, src, err
+		}
+		return info.Clone(), src, nil
 	}
-	if err := ctx.Err(); err != nil { // the caller is gone: start no store call
-		return nil, err
-	}
-	info, err := s.do(ctx, k, key, stale)
-	if err != nil {
-		return nil, err
-	}
-	return info.Clone(), nil
 }
 
 // SandboxStatus implements core.StatusStore by passing the call through to
@@ -184,45 +217,61 @@ func (s *Cache) SandboxStatus(ctx context.Context, sandboxID string) (core.Statu
 }
 
 // Invalidate drops the entry of key, if any. When it returns, no request for
-// key is served from the cache until a new store call has resolved it.
+// key is served from the cache until a new store call has resolved it, and
+// no lookup of key that began before it can store its result. Lookups of
+// other keys are not affected.
 func (s *Cache) Invalidate(key string) {
 	d := digest(key)
 	k := string(d[:])
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.gen++
-	delete(s.flights, k) // later callers start a new store call
+	delete(s.flights, d) // later callers start a new store call
+	s.recordLocked(invalidation{gen: s.gen, key: d, isKey: true})
 	if e, ok := s.get(k); ok {
 		s.unindexLocked(e.info.ID, k)
-		s.entries.Delete(k)
+		s.deleteLocked(k)
 	}
+	n := s.count.Load()
+	s.mu.Unlock()
+	s.observe(core.CacheInvalidation, n)
 }
 
 // InvalidateSandbox drops every entry of the sandbox id (a sandbox may have
 // several keys). When it returns, no request for that sandbox is served from
-// the cache, and no lookup that began before it can store its result.
+// the cache, and no lookup that began before it and finds that sandbox can
+// store its result. Entries and lookups of other sandboxes are not affected
+// (docs/design.md §6), whatever the rate of invalidations.
 func (s *Cache) InvalidateSandbox(id string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.gen++
-	clear(s.flights)
+	// A full lookup in progress may find this sandbox: a caller that joins
+	// it from now on checks its answer (joinableLocked).
+	s.sandboxGen = s.gen
+	s.recordLocked(invalidation{gen: s.gen, id: id})
 	s.evictSandboxLocked(id)
+	n := s.count.Load()
+	s.mu.Unlock()
+	s.observe(core.CacheInvalidation, n)
 }
 
 // Flush drops every entry, as a change feed does when it reconnects and may
-// have missed notifications.
+// have missed notifications. No lookup that began before it stores its
+// result.
 func (s *Cache) Flush() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.gen++
 	clear(s.flights)
+	s.dropAllLocked()
 	clear(s.index)
 	s.entries.Flush()
+	s.count.Store(0)
+	s.mu.Unlock()
+	s.observe(core.CacheFlush, 0)
 }
 
 // Len returns the number of entries held, including expired ones that the
 // cleanup has not dropped yet.
-func (s *Cache) Len() int { return s.entries.ItemCount() }
+func (s *Cache) Len() int { return int(s.count.Load()) }
 
 // Close stops the cleanup goroutine (waiting for it), cancels the store
 // calls in progress and drops every entry. Lookups on a closed Cache fail
@@ -232,12 +281,13 @@ func (s *Cache) Close() error {
 		s.mu.Lock()
 		s.closed.Store(true)
 		s.gen++
-		for _, f := range s.flights {
-			f.cancel()
+		s.dropAllLocked() // every call in progress is now in unchecked
+		for f := s.unchecked.head; f != nil; f = f.next {
+			f.cancelLocked(context.Canceled)
 		}
-		clear(s.flights)
 		clear(s.index)
 		s.entries.Flush()
+		s.count.Store(0)
 		s.mu.Unlock()
 		if s.stop != nil {
 			close(s.stop)
@@ -247,10 +297,30 @@ func (s *Cache) Close() error {
 	return nil
 }
 
+// observe reports ev to the observer, if any.
+func (s *Cache) observe(ev core.CacheEvent, entries int64) {
+	if s.observer != nil {
+		s.observer.ObserveCache(ev, int(entries))
+	}
+}
+
+// observeEvictions reports n evictions that left after entries, one by one,
+// each with the count it left behind, as if reported as they happened. The
+// observer is never called with mu held: it may call the Cache.
+func (s *Cache) observeEvictions(n int, after int64) {
+	if s.observer == nil {
+		return
+	}
+	for i := n - 1; i >= 0; i-- {
+		s.observer.ObserveCache(core.CacheEviction, int(after)+i)
+	}
+}
+
 // putLocked stores info (RUNNING) under k, fresh for a TTL from start and
 // rechecked until horizon (never later than fresh: then a full lookup).
 func (s *Cache) putLocked(k string, info *core.SandboxInfo, start, horizon time.Time) {
-	if old, ok := s.get(k); ok && old.info.ID != info.ID {
+	old, had := s.get(k)
+	if had && old.info.ID != info.ID {
 		s.unindexLocked(old.info.ID, k)
 	}
 	fresh := start.Add(s.ttl)
@@ -258,12 +328,22 @@ func (s *Cache) putLocked(k string, info *core.SandboxInfo, start, horizon time.
 		fresh = horizon
 	}
 	s.entries.Set(k, &entry{info: info, freshUntil: fresh, staleUntil: horizon}, gocache.NoExpiration)
+	s.puts.Add(1)
+	if !had {
+		s.count.Add(1)
+	}
 	keys := s.index[info.ID]
 	if keys == nil {
 		keys = map[string]struct{}{}
 		s.index[info.ID] = keys
 	}
 	keys[k] = struct{}{}
+}
+
+// deleteLocked drops the entry under k, which must exist.
+func (s *Cache) deleteLocked(k string) {
+	s.entries.Delete(k)
+	s.count.Add(-1)
 }
 
 func (s *Cache) unindexLocked(id, k string) {
@@ -275,13 +355,18 @@ func (s *Cache) unindexLocked(id, k string) {
 	}
 }
 
-func (s *Cache) evictSandboxLocked(id string) {
+// evictSandboxLocked drops every entry of the sandbox id and returns how
+// many it dropped.
+func (s *Cache) evictSandboxLocked(id string) int {
+	n := 0
 	for k := range s.index[id] {
 		if e, ok := s.get(k); ok && e.info.ID == id {
-			s.entries.Delete(k)
+			s.deleteLocked(k)
+			n++
 		}
 	}
 	delete(s.index, id)
+	return n
 }
 
 // cleanupLoop drops old entries every interval until Close.
@@ -300,30 +385,37 @@ func (s *Cache) cleanupLoop(interval time.Duration) {
 }
 
 // cleanup drops the entries that are past max-stale by the Cache's clock and
-// prunes the sandbox index.
+// prunes the sandbox index. Each dropped entry is a core.CacheEviction.
 func (s *Cache) cleanup() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	n := 0
 	for id, keys := range s.index {
 		for k := range keys {
 			e, ok := s.get(k)
 			switch {
 			case ok && e.info.ID != id: // now indexed under its new sandbox
 				delete(keys, k)
-			case !ok || !s.before(e.staleUntil):
-				s.entries.Delete(k)
+			case !ok:
 				delete(keys, k)
+			case !s.before(e.staleUntil):
+				s.deleteLocked(k)
+				delete(keys, k)
+				n++
 			}
 		}
 		if len(keys) == 0 {
 			delete(s.index, id)
 		}
 	}
+	after := s.count.Load()
+	s.mu.Unlock()
+	s.observeEvictions(n, after)
 }
 
-// storeCall is the store call of a flight: a status recheck of stale, or a
-// full lookup of key when stale is nil or the inner store has no status
-// lookup. A panicking store becomes an error that does not carry the key.
+// storeCall is the store call of a flight, with the flight as its context: a
+// status recheck of stale, or a full lookup of key when stale is nil or the
+// inner store has no status lookup. A panicking store becomes an error that
+// does not carry the key.
 func (s *Cache) storeCall(ctx context.Context, key string, stale *entry) (info *core.SandboxInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {

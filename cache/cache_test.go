@@ -246,9 +246,9 @@ func TestStaleRecheck(t *testing.T) {
 	})
 }
 
-// TestStalenessBound pins SPEC §3's number: without invalidation a paused
-// sandbox's key passes for at most TTL after the pause; after
-// InvalidateSandbox it does not pass at all.
+// TestStalenessBound pins the number of docs/design.md §6: without
+// invalidation a paused sandbox's key passes for at most TTL after the
+// pause; after InvalidateSandbox it does not pass at all.
 func TestStalenessBound(t *testing.T) {
 	const ttl = time.Second
 	const step = 50 * time.Millisecond
@@ -442,11 +442,19 @@ func TestInvalidationRace(t *testing.T) {
 				t.Errorf("lookups %d, want 2", st.lookups.Load())
 			}
 		})
-		t.Run(name+"/later-request-does-not-join", func(t *testing.T) {
-			st, _, v, release, first := start(t)
+		// The later request does not take the earlier lookup's answer. It
+		// either makes its own store call at once (Invalidate and Flush
+		// take the lookup out of reach) or, after InvalidateSandbox, which
+		// cannot tell which lookups will find its sandbox, waits for the
+		// earlier one, sees that its answer names the invalidated sandbox,
+		// and asks the store again.
+		t.Run(name+"/later-request-gets-a-later-answer", func(t *testing.T) {
+			st, c, v, release, first := start(t)
 			second := make(chan error, 1)
 			go func() { _, err := v.Validate(context.Background(), key1a); second <- err }()
-			st.waitEntered(t) // a second store call: it did not join the first
+			waitFor(t, "the second request to wait", func() bool {
+				return st.lookups.Load() == 2 || c.WaitersFor(key1a) == 2
+			})
 			release()
 			<-first
 			if err := <-second; !errors.Is(err, core.ErrNotRunning) {
@@ -544,6 +552,36 @@ func TestSharedCallCancellation(t *testing.T) {
 		c := newCache(t, st, newClock())
 		release := st.block()
 		defer release()
+		ctxB, cancelB := context.WithCancel(context.Background())
+		doneA, doneB := make(chan error, 1), make(chan error, 1)
+		go func() { _, err := c.LookupSandbox(context.Background(), key1a); doneA <- err }()
+		st.waitEntered(t)
+		go func() { _, err := c.LookupSandbox(ctxB, key1a); doneB <- err }()
+		waitFor(t, "both callers to wait on the shared call", func() bool { return c.WaitersFor(key1a) == 2 })
+		cancelB()
+		if err := <-doneB; !errors.Is(err, context.Canceled) { // at once: B only waits
+			t.Errorf("B got %v, want its cancellation", err)
+		}
+		if err := st.callCtx().Err(); err != nil {
+			t.Fatalf("the shared call was cancelled while A still waits: %v", err)
+		}
+		release()
+		if err := <-doneA; err != nil {
+			t.Errorf("A failed because B gave up: %v", err)
+		}
+		if st.lookups.Load() != 1 {
+			t.Errorf("lookups %d, want 1 shared call", st.lookups.Load())
+		}
+	})
+	// The first caller runs the store call on its own goroutine. When its
+	// request ends while another caller waits, the call goes on for that
+	// caller, uncancelled; the first caller gets its cancellation when the
+	// call returns (bounded by the call's deadline), not before.
+	t.Run("runner-leaving-does-not-fail-others", func(t *testing.T) {
+		st := newTestStore(t)
+		c := newCache(t, st, newClock())
+		release := st.block()
+		defer release()
 		ctxA, cancelA := context.WithCancel(context.Background())
 		doneA, doneB := make(chan error, 1), make(chan error, 1)
 		go func() { _, err := c.LookupSandbox(ctxA, key1a); doneA <- err }()
@@ -551,9 +589,7 @@ func TestSharedCallCancellation(t *testing.T) {
 		go func() { _, err := c.LookupSandbox(context.Background(), key1a); doneB <- err }()
 		waitFor(t, "both callers to wait on the shared call", func() bool { return c.WaitersFor(key1a) == 2 })
 		cancelA()
-		if err := <-doneA; !errors.Is(err, context.Canceled) {
-			t.Errorf("A got %v, want its cancellation", err)
-		}
+		waitFor(t, "A to stop counting as a waiter", func() bool { return c.WaitersFor(key1a) == 1 })
 		if err := st.callCtx().Err(); err != nil {
 			t.Fatalf("the shared call was cancelled while B still waits: %v", err)
 		}
@@ -561,8 +597,40 @@ func TestSharedCallCancellation(t *testing.T) {
 		if err := <-doneB; err != nil {
 			t.Errorf("B failed because A gave up: %v", err)
 		}
+		if err := <-doneA; !errors.Is(err, context.Canceled) {
+			t.Errorf("A got %v, want its cancellation", err)
+		}
 		if st.lookups.Load() != 1 {
 			t.Errorf("lookups %d, want 1 shared call", st.lookups.Load())
+		}
+		if c.Len() != 1 {
+			t.Errorf("%d entries: the call B kept alive must be cached", c.Len())
+		}
+	})
+	t.Run("both-leaving-cancels", func(t *testing.T) {
+		st := newTestStore(t)
+		c := newCache(t, st, newClock())
+		defer st.block()()
+		ctxA, cancelA := context.WithCancel(context.Background())
+		ctxB, cancelB := context.WithCancel(context.Background())
+		doneA, doneB := make(chan error, 1), make(chan error, 1)
+		go func() { _, err := c.LookupSandbox(ctxA, key1a); doneA <- err }()
+		st.waitEntered(t)
+		go func() { _, err := c.LookupSandbox(ctxB, key1a); doneB <- err }()
+		waitFor(t, "both callers to wait on the shared call", func() bool { return c.WaitersFor(key1a) == 2 })
+		cancelA()
+		waitFor(t, "A to stop counting as a waiter", func() bool { return c.WaitersFor(key1a) == 1 })
+		cancelB()
+		for name, done := range map[string]chan error{"A": doneA, "B": doneB} {
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("%s got %v, want its cancellation", name, err)
+			}
+		}
+		if !errors.Is(st.callCtx().Err(), context.Canceled) {
+			t.Errorf("the call's context: %v, want cancelled once both callers left", st.callCtx().Err())
+		}
+		if st.lookups.Load() != 1 || c.Len() != 0 {
+			t.Errorf("lookups %d, entries %d; want 1 and 0", st.lookups.Load(), c.Len())
 		}
 	})
 	t.Run("bounded-by-lookup-timeout", func(t *testing.T) {

@@ -83,10 +83,10 @@ func (s *latencyStore) SandboxStatus(ctx context.Context, id string) (core.Statu
 
 // churnResult is one row of the churn table.
 type churnResult struct {
-	served, failed       int64 // requests accepted / not
-	lookups, statuses    int64 // store calls
-	invalidations        int64
-	elapsed, invalidTime time.Duration
+	served, failed    int64 // requests accepted / not
+	lookups, statuses int64 // store calls
+	invalidations     int64
+	elapsed           time.Duration
 }
 
 // runChurn runs workers goroutines that validate random keys among hot for

@@ -2,133 +2,538 @@ package cache
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
 // flight is one store call shared by every caller that wants the same key
-// while it runs. It is golang.org/x/sync/singleflight plus what that package
-// cannot express: a count of the callers still waiting, so that the call is
+// while it runs: golang.org/x/sync/singleflight plus what that package cannot
+// express, a count of the callers still waiting, so that the call is
 // cancelled when the last one gives up and never because one of them did.
-// Its fields other than done are guarded by Store.mu.
+//
+// The call runs on the goroutine of the caller that started it (the runner):
+// no goroutine, channel or context is made for a lookup nobody else joins.
+// A flight is itself the context of its store call: the runner's values,
+// none of the runner's cancellation, a deadline that is the earlier of the
+// runner's and the lookup timeout, and a Done channel that is closed when
+// every waiting caller (the runner included) has left. The channel, and what
+// feeds it (a context.AfterFunc on the runner's context, a timer for the
+// lookup timeout), are made only if the store asks for Done: a store that
+// never selects on it pays for none of them.
+//
+// The fields of the first two groups are set when the flight starts and
+// never change; state is atomic; every other field is guarded by Cache.mu.
 type flight struct {
-	done    chan struct{} // closed when info and err are set
-	info    *core.SandboxInfo
-	err     error
-	waiters int
-	cancel  context.CancelFunc
-	stale   *entry // the entry this flight rechecks; nil for a full lookup
+	s     *Cache
+	k     [sha256.Size]byte // the key's digest
+	stale *entry            // the entry this flight rechecks; nil for a full lookup
+	gen   uint64            // s.gen when the flight began
+	cold  bool              // its runner read no entry for the key...
+	puts  uint64            // ...after s.puts was this
+	start time.Time         // the Cache's clock when it began: the age of what it finds
+
+	parent      context.Context // the runner's context: values, and its departure
+	deadline    time.Time       // the call's deadline (real clock; monotonic if ownDeadline)
+	ownDeadline bool            // deadline is the lookup timeout's, not parent's
+
+	waiters     int    // callers waiting for the result, the runner until it leaves
+	lateJoiners int    // callers that joined after an InvalidateSandbox since gen
+	taintGen    uint64 // the first invalidation of the found sandbox after gen, if lateJoiners
+	runnerGone  bool   // the runner's context ended while others waited
+	noStore     bool   // an invalidation it cannot check happened: never store
+	finished    bool   // info and err are set
+
+	ready chan struct{} // closed when finished; made when a second caller joins
+	info  *core.SandboxInfo
+	err   error
+
+	done       chan struct{} // the call context's Done; made by the first Done call
+	afterFuncs []*afterFunc  // registered by AfterFunc, run when it ends
+	watching   bool          // stopRelay and timer are set up
+	state      atomic.Uint32 // live, or why the call's context ended: Err without the lock
+	stopRelay  func() bool   // stops the context.AfterFunc on parent
+	timer      *time.Timer   // the lookup timeout's, when ownDeadline
+
+	prev, next *flight     // neighbours in list
+	list       *flightList // the list f is in: s.checked or s.unchecked; nil once finished
 }
 
-// do joins the flight for k, starting it if there is none, and waits for its
-// result or for ctx to end. The result is shared: callers copy it.
-func (s *Cache) do(ctx context.Context, k, key string, stale *entry) (*core.SandboxInfo, error) {
+// flightList is a doubly linked list of flights, in the order they began.
+type flightList struct{ head, tail *flight }
+
+// push appends f, which is in no list.
+func (l *flightList) push(f *flight) {
+	f.prev, f.next, f.list = l.tail, nil, l
+	if l.tail != nil {
+		l.tail.next = f
+	} else {
+		l.head = f
+	}
+	l.tail = f
+}
+
+// remove takes f out of its list, if any.
+func (f *flight) remove() {
+	l := f.list
+	if l == nil {
+		return
+	}
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		l.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		l.tail = f.prev
+	}
+	f.prev, f.next, f.list = nil, nil, nil
+}
+
+// closedChan is the Done channel of a flight that ended before anyone asked.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// finishedNow reports whether f's result is published; called by a caller
+// that joined f, once wait returned.
+func (f *flight) finishedNow() bool {
+	select {
+	case <-f.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// source is where a flight's answer comes from, for LookupSandboxSource.
+func (f *flight) source() core.Source {
+	if f.stale != nil {
+		return core.SourceRecheck
+	}
+	return core.SourceStore
+}
+
+// Deadline implements context.Context.
+func (f *flight) Deadline() (time.Time, bool) { return f.deadline, true }
+
+// Value implements context.Context: the runner's values.
+func (f *flight) Value(key any) any { return f.parent.Value(key) }
+
+// Done implements context.Context. The first call makes the channel and
+// starts watching the runner's context and the lookup timeout.
+func (f *flight) Done() <-chan struct{} {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.done == nil {
+		if f.pollLocked(); f.state.Load() != live {
+			f.done = closedChan
+		} else {
+			f.done = make(chan struct{})
+			f.watchLocked()
+		}
+	}
+	return f.done
+}
+
+// AfterFunc arranges for fn to run on its own goroutine once the call's
+// context is done, as context.AfterFunc does; stop unregisters it. With it,
+// a context the store derives from the flight (context.WithTimeout, as
+// database drivers do) is tied to it without a goroutine of its own.
+func (f *flight) AfterFunc(fn func()) (stop func() bool) {
+	s := f.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.pollLocked(); f.state.Load() != live {
+		go fn()
+		return func() bool { return false }
+	}
+	f.watchLocked()
+	a := &afterFunc{fn: fn}
+	f.afterFuncs = append(f.afterFuncs, a)
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if a.fired {
+			return false
+		}
+		a.fired = true
+		return true
+	}
+}
+
+// afterFunc is a function registered with flight.AfterFunc.
+type afterFunc struct {
+	fn    func()
+	fired bool // run or stopped
+}
+
+// watchLocked starts watching the runner's context and the lookup timeout,
+// once: from then on the call's context ends on time by itself.
+func (f *flight) watchLocked() {
+	if f.watching {
+		return
+	}
+	f.watching = true
+	if !f.runnerGone {
+		f.stopRelay = context.AfterFunc(f.parent, f.parentDone)
+	}
+	if f.ownDeadline {
+		f.timer = time.AfterFunc(time.Until(f.deadline), f.expire)
+	}
+}
+
+// Err implements context.Context. It looks at the runner's context and the
+// clock itself (without a Done channel nothing watches them, and with one
+// the watchers run a moment later), taking the lock only when either ended.
+func (f *flight) Err() error {
+	if err := f.cerr(); err != nil {
+		return err
+	}
+	if f.parent.Err() == nil && (!f.ownDeadline || time.Until(f.deadline) > 0) {
+		return nil
+	}
+	f.s.mu.Lock()
+	f.pollLocked()
+	f.s.mu.Unlock()
+	return f.cerr()
+}
+
+// The states of a flight's context.
+const (
+	live uint32 = iota
+	canceled
+	expired
+)
+
+// cerr is the error of the call's context: nil while it is live.
+func (f *flight) cerr() error {
+	switch f.state.Load() {
+	case canceled:
+		return context.Canceled
+	case expired:
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// String makes a flight print like the contexts it stands for.
+func (f *flight) String() string { return "sandboxauth/cache.flight" }
+
+// pollLocked does what the watchers of Done would have done by now.
+func (f *flight) pollLocked() {
+	if f.state.Load() != live {
+		return
+	}
+	if !f.runnerGone {
+		if err := f.parent.Err(); err != nil {
+			f.runnerLeftLocked(err)
+		}
+	}
+	if f.state.Load() == live && f.ownDeadline && time.Until(f.deadline) <= 0 {
+		f.cancelLocked(context.DeadlineExceeded)
+	}
+}
+
+// parentDone runs (on its own goroutine) when the runner's context ends.
+func (f *flight) parentDone() {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	if !f.runnerGone && f.state.Load() == live {
+		f.runnerLeftLocked(f.parent.Err())
+	}
+}
+
+// expire runs (on its own goroutine) when the lookup timeout passes.
+func (f *flight) expire() {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	f.cancelLocked(context.DeadlineExceeded)
+}
+
+// runnerLeftLocked records that the runner's request ended with err. Past
+// its deadline, which bounds the call, the call ends for everyone; cancelled,
+// the runner stops counting as a waiter and the call goes on for the others.
+// The runner itself stays in the call until the store returns.
+func (f *flight) runnerLeftLocked(err error) {
+	f.runnerGone = true
+	if errors.Is(err, context.DeadlineExceeded) && !f.ownDeadline {
+		f.cancelLocked(context.DeadlineExceeded)
+		return
+	}
+	f.waiters--
+	if f.waiters <= 0 {
+		f.cancelLocked(context.Canceled)
+	}
+}
+
+// cancelLocked ends the call's context with err and releases its watchers.
+// A later caller must not join a cancelled call: it leaves the map.
+func (f *flight) cancelLocked(err error) {
+	if f.state.Load() != live {
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		f.state.Store(expired)
+	} else {
+		f.state.Store(canceled)
+	}
+	if f.done != nil && f.done != closedChan {
+		close(f.done)
+	}
+	for _, a := range f.afterFuncs {
+		if !a.fired {
+			a.fired = true
+			go a.fn()
+		}
+	}
+	f.afterFuncs = nil
+	if f.stopRelay != nil {
+		f.stopRelay()
+		f.stopRelay = nil
+	}
+	if f.timer != nil {
+		f.timer.Stop()
+		f.timer = nil
+	}
+	if f.s.flights[f.k] == f {
+		delete(f.s.flights, f.k)
+	}
+}
+
+// joinableLocked reports whether a caller that needs a recheck of stale (a
+// full lookup if nil) may wait for f's answer. f must ask the store the same
+// thing (a caller past the max-stale horizon must not take the answer of a
+// status recheck, which cannot tell a revoked key) and be neither cancelled
+// nor past saving. Invalidate and Flush take the flights they concern out of
+// the map themselves.
+//
+// An InvalidateSandbox since f began does not close it: a full lookup's
+// sandbox is unknown until the store answers, and invalidations of other
+// sandboxes must not split a stampede into many store calls. A caller that
+// joins after one (late) checks the answer instead (tainted) and, if that
+// invalidation concerned it, asks again; with late false (a second
+// attempt) it joins only a flight no InvalidateSandbox happened during.
+// A recheck's sandbox is known, and its invalidation removed the entry: a
+// caller that saw that entry no longer finds it current (do), so it never
+// joins the recheck of an invalidated sandbox.
+func (s *Cache) joinableLocked(f *flight, stale *entry, late bool) bool {
+	return f.stale == stale && f.state.Load() == live && !f.noStore && (late || s.sandboxGen <= f.gen)
+}
+
+// tainted reports whether the answer of f, finished, may be given to a
+// caller that joined it at generation joined, after an InvalidateSandbox
+// that happened since f began: not if the store named a sandbox that was
+// invalidated between f's start and the join, nor if it named none (not
+// found: the key may have been issued since, which the invalidation told),
+// nor if the invalidations could not all be remembered.
+func (f *flight) tainted(joined uint64) bool {
+	switch {
+	case f.noStore:
+		return true
+	case f.err == nil:
+		return f.taintGen != 0 && f.taintGen <= joined
+	default:
+		return errors.Is(f.err, core.ErrNotFound)
+	}
+}
+
+// round is one attempt of a caller of LookupSandboxSource that found no
+// fresh entry. A caller makes at most three: one more when the entry changed
+// between its read and the lock (once), one more when the answer it shared
+// was tainted (once, since the next round does not join late).
+type round struct {
+	d      [sha256.Size]byte
+	key    string
+	stale  *entry // the stale entry read (within its horizon), or nil
+	cold   bool   // no entry at all was read...
+	puts   uint64 // ...after s.puts was this
+	first  bool   // no answer was refused yet: it may join late, and reports its event
+	reread bool   // it read the entry again once already
+}
+
+// do answers r with a store call: it joins the flight for r's digest if one
+// is joinable, and otherwise starts one and runs it itself. The result is
+// shared: callers copy it. retry says the caller must look again: the entry
+// changed since it read it (src is then core.SourceNone), or the answer of
+// the flight it joined was tainted (src is the flight's; the next round is
+// not first).
+func (s *Cache) do(ctx context.Context, r *round) (info *core.SandboxInfo, src core.Source, retry bool, err error) {
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
-		return nil, ErrClosed
+		return nil, core.SourceNone, false, ErrClosed
 	}
+	stale := r.stale
 	if stale != nil {
 		// stale was read without the lock. If an invalidation (or a
 		// refresh) replaced it since, it must not be rechecked and stored
 		// again: the recheck only asks for the sandbox's status, which says
 		// nothing about whether this key still belongs to it. Fall back to
 		// a full lookup.
-		if cur, ok := s.get(k); !ok || cur != stale {
+		if cur, ok := s.get(string(r.d[:])); !ok || cur != stale {
 			stale = nil
-		}
-	}
-	f := s.flights[k]
-	// Join only a flight that asks the store what this caller needs: a
-	// caller whose entry is past its horizon (stale == nil) must not take
-	// the answer of a status recheck of that entry, which cannot tell a
-	// revoked key. It starts its own flight; the other one finishes for its
-	// waiters (run removes only its own map slot).
-	if f == nil || f.stale != stale {
-		fctx, cancel := s.flightContext(ctx)
-		f = &flight{done: make(chan struct{}), cancel: cancel, stale: stale}
-		s.flights[k] = f
-		// The age of what this call finds is counted from now, before the
-		// store is asked: a status change after this instant is seen at
-		// most one TTL later.
-		go s.run(fctx, f, k, key, stale, s.gen, s.now())
-	}
-	f.waiters++
-	s.mu.Unlock()
-
-	select {
-	case <-f.done:
-		return f.info, f.err
-	case <-ctx.Done():
-		s.mu.Lock()
-		f.waiters--
-		if f.waiters == 0 {
-			f.cancel()
-			if s.flights[k] == f { // a later caller must not join a cancelled call
-				delete(s.flights, k)
+			if ok && !r.reread { // a refresh: it may be fresh, read it again
+				s.mu.Unlock()
+				return nil, core.SourceNone, true, nil
 			}
 		}
+	} else if r.cold && s.puts.Load() != r.puts && !r.reread {
+		// An entry may have been stored for the key since the caller
+		// looked: read it again rather than ask the store once more.
 		s.mu.Unlock()
-		return nil, ctx.Err()
+		return nil, core.SourceNone, true, nil
 	}
+	ev := core.CacheMiss
+	if stale != nil {
+		ev = core.CacheStaleRecheck
+	}
+	if f := s.flights[r.d]; f != nil && s.joinableLocked(f, stale, r.first) {
+		f.waiters++
+		if f.ready == nil {
+			f.ready = make(chan struct{})
+		}
+		joined, late := s.gen, s.sandboxGen > f.gen
+		if late {
+			f.lateJoiners++
+		}
+		n := s.count.Load()
+		s.mu.Unlock()
+		if r.first {
+			s.observe(ev, n)
+		}
+		info, src, err = s.wait(ctx, f)
+		if late && ctx.Err() == nil && f.finishedNow() && f.tainted(joined) {
+			return nil, src, true, nil
+		}
+		return info, src, false, err
+	}
+	// A flight that is not joinable stays in progress for its own waiters;
+	// finish removes only its own map slot.
+	f := s.startLocked(ctx, r, stale)
+	n := s.count.Load()
+	s.mu.Unlock()
+	if r.first {
+		s.observe(ev, n)
+	}
+
+	info, err = s.storeCall(f, r.key, stale)
+	if s.finish(f, info, err) { // the runner's request ended while others waited
+		return nil, f.source(), false, ctx.Err()
+	}
+	return info, f.source(), false, err
 }
 
-// flightContext derives the context of a shared store call from its first
-// caller's: the same values, none of its cancellation, and a deadline that is
-// the earlier of the caller's and the lookup timeout.
-func (s *Cache) flightContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline := time.Now().Add(s.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+// startLocked makes the flight for d, in the map and in the in-progress
+// list, with its runner as its one waiter.
+func (s *Cache) startLocked(ctx context.Context, r *round, stale *entry) *flight {
+	f := &flight{s: s, k: r.d, stale: stale, gen: s.gen, cold: r.cold, puts: r.puts, parent: ctx, waiters: 1}
+	// The age of what this call finds is counted from now, before the store
+	// is asked: a status change after this instant is seen at most one TTL
+	// later. The deadline is on the real clock.
+	real := s.epoch.Add(time.Since(s.epoch)) // time.Now without the wall clock read
+	f.start = real
+	if s.clock != nil {
+		f.start = s.clock()
 	}
-	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	f.deadline, f.ownDeadline = real.Add(s.timeout), true
+	if pd, ok := ctx.Deadline(); ok && !pd.After(f.deadline) {
+		f.deadline, f.ownDeadline = pd, false
+	}
+	s.flights[r.d] = f
+	s.checked.push(f)
+	return f
 }
 
-// run makes the store call of f and publishes its result. It caches a
-// RUNNING record unless an invalidation (or Close) happened since the flight
-// began (gen), and evicts the sandbox's entries when it learns the sandbox is
-// not running or gone.
-func (s *Cache) run(ctx context.Context, f *flight, k, key string, stale *entry, gen uint64, start time.Time) {
-	defer f.cancel()
-	info, err := s.storeCall(ctx, key, stale)
-
+// wait waits for f's result as a caller that joined it, or for ctx to end.
+func (s *Cache) wait(ctx context.Context, f *flight) (*core.SandboxInfo, core.Source, error) {
+	select {
+	case <-f.ready:
+		return f.info, f.source(), f.err
+	case <-ctx.Done():
+	}
 	s.mu.Lock()
-	if s.flights[k] == f {
-		delete(s.flights, k)
+	if !f.finished {
+		f.waiters--
+		if f.waiters == 1 && !f.runnerGone {
+			// Only the runner is left: has its request ended too?
+			if err := f.parent.Err(); err != nil {
+				f.runnerLeftLocked(err)
+			}
+		}
+		if f.waiters <= 0 {
+			f.cancelLocked(context.Canceled)
+		}
 	}
+	s.mu.Unlock()
+	return nil, f.source(), ctx.Err()
+}
+
+// finish publishes the result of f's store call. It caches a RUNNING record
+// unless an invalidation concerning it (of its key, of the sandbox the
+// store named, a Flush, Close) happened since the flight began, and evicts
+// the sandbox's entries when it learns the sandbox is not running or gone.
+// It reports whether the runner's request ended while others waited.
+func (s *Cache) finish(f *flight, info *core.SandboxInfo, err error) (runnerGone bool) {
+	s.mu.Lock()
+	if s.flights[f.k] == f {
+		delete(s.flights, f.k)
+	}
+	evicted := 0
 	switch {
 	case err == nil && info.Status == core.StatusRunning:
-		if gen == s.gen {
+		if s.mayStoreLocked(f, info.ID) {
 			// A status recheck proves the sandbox runs, not that the key is
 			// still its key (it may have been rotated): it refreshes the
 			// entry but never extends its max-stale horizon, which only a
 			// full lookup sets. A revoked key thus dies within max-stale
 			// even if nobody invalidates it.
-			horizon := start.Add(s.stale)
-			if stale != nil && s.status != nil {
-				horizon = stale.staleUntil
+			horizon := f.start.Add(s.stale)
+			if f.stale != nil && s.status != nil {
+				horizon = f.stale.staleUntil
 			}
-			s.putLocked(k, info, start, horizon)
+			s.putLocked(string(f.k[:]), info, f.start, horizon)
 		}
 	case err == nil:
-		s.evictSandboxLocked(info.ID)
-		if stale != nil && stale.info.ID != info.ID {
-			s.evictSandboxLocked(stale.info.ID)
+		evicted += s.evictSandboxLocked(info.ID)
+		if f.stale != nil && f.stale.info.ID != info.ID {
+			evicted += s.evictSandboxLocked(f.stale.info.ID)
 		}
 	case errors.Is(err, core.ErrNotFound):
-		if stale != nil {
-			s.evictSandboxLocked(stale.info.ID)
+		if f.stale != nil {
+			evicted += s.evictSandboxLocked(f.stale.info.ID)
 		}
-		if e, ok := s.get(k); ok {
+		// No entry for the key when the call began and none stored since:
+		// nothing to drop, and no need to look (the path of unknown keys).
+		if f.cold && s.puts.Load() == f.puts {
+			break
+		}
+		if e, ok := s.get(string(f.k[:])); ok {
+			k := string(f.k[:])
 			s.unindexLocked(e.info.ID, k)
-			s.entries.Delete(k)
+			s.deleteLocked(k)
+			evicted++
 		}
 	}
 	// Any other error keeps a stale entry: it is rechecked again, never
 	// served without a successful recheck.
-	f.info, f.err = info, err
+	if f.lateJoiners > 0 && err == nil && !f.noStore {
+		f.taintGen = s.firstInvalidationLocked(info.ID, f.gen)
+	}
+	f.remove() // after the log was read: pruning forgets what f needed
+	s.pruneLocked()
+	f.info, f.err, f.finished = info, err, true
+	runnerGone = f.runnerGone
+	f.cancelLocked(context.Canceled) // the call is over: release its watchers
+	if f.ready != nil {
+		close(f.ready)
+	}
+	n := s.count.Load()
 	s.mu.Unlock()
-	close(f.done)
+	s.observeEvictions(evicted, n)
+	return runnerGone
 }

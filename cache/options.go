@@ -26,7 +26,7 @@ const (
 	MinCleanupInterval = time.Second
 )
 
-// Option configures a Store.
+// Option configures a Cache.
 type Option func(*config) error
 
 type config struct {
@@ -34,7 +34,8 @@ type config struct {
 	maxStale time.Duration // 0 = DefaultMaxStaleFactor * ttl
 	timeout  time.Duration
 	cleanup  time.Duration
-	now      func() time.Time // nil = the real clock
+	now      func() time.Time   // nil = the real clock
+	observer core.CacheObserver // nil = none
 }
 
 // WithTTL sets how long an entry is fresh, i.e. served without a store call.
@@ -98,6 +99,23 @@ func WithClock(now func() time.Time) Option {
 			return errors.New("sandboxauth/cache: nil clock")
 		}
 		c.now = now
+		return nil
+	}
+}
+
+// WithObserver sets the observer told of the cache's events (metrics):
+// every hit, miss and stale recheck of a lookup, every entry evicted (a
+// status change, a key not found, the cleanup's age limit), every
+// Invalidate or InvalidateSandbox and every Flush, each with the number of
+// entries held after it. It is called on the request's goroutine, never
+// with the cache's lock held; it must be fast and must not block. Default
+// none, which costs a nil check. See docs/design.md §9 for the metrics.
+func WithObserver(o core.CacheObserver) Option {
+	return func(c *config) error {
+		if o == nil {
+			return errors.New("sandboxauth/cache: nil observer")
+		}
+		c.observer = o
 		return nil
 	}
 }
