@@ -23,8 +23,9 @@ func (noop) ObserveDecision(context.Context, core.Decision) {}
 func (noop) ObserveCache(core.CacheEvent, int)              {}
 
 // hitValidator is the validator over a warm cache, as in cache's
-// BenchmarkHit, with the given options.
-func hitValidator(tb testing.TB, opts ...core.Option) *core.Validator {
+// BenchmarkHit, with the given options; cacheObs, if not nil, observes the
+// cache too.
+func hitValidator(tb testing.TB, cacheObs core.CacheObserver, opts ...core.Option) *core.Validator {
 	tb.Helper()
 	m := core.NewMemoryStore()
 	err := m.Put(benchKey, core.SandboxInfo{
@@ -35,7 +36,11 @@ func hitValidator(tb testing.TB, opts ...core.Option) *core.Validator {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := cache.New(m, cache.WithTTL(cache.MaxTTL), cache.WithCleanupInterval(0))
+	copts := []cache.Option{cache.WithTTL(cache.MaxTTL), cache.WithCleanupInterval(0)}
+	if cacheObs != nil {
+		copts = append(copts, cache.WithObserver(cacheObs))
+	}
+	c, err := cache.New(m, copts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,30 +61,33 @@ func benchRequest() *http.Request {
 	return r
 }
 
+// variant is one observer setup of the hit path.
+type variant struct {
+	name  string
+	opts  []core.Option
+	cache core.CacheObserver // observes the cache too, or nil
+	ctx   func(context.Context) (context.Context, func())
+}
+
 // observers are the variants measured: none, a no-op one, and the
 // OpenTelemetry one on the SDK (a manual reader: measurements are
 // aggregated as in production, never exported), without and with a
-// recording request span.
-func observers(tb testing.TB) []struct {
-	name string
-	opts []core.Option
-	ctx  func(context.Context) (context.Context, func())
-} {
+// recording request span; the "+cache" ones observe the cache too, as a
+// service wired for metrics does.
+func observers(tb testing.TB) []variant {
 	h := newHarness(tb)
 	plain := func(ctx context.Context) (context.Context, func()) { return ctx, func() {} }
 	withSpan := func(ctx context.Context) (context.Context, func()) {
 		ctx, span := h.tracer.Start(ctx, "request")
 		return ctx, func() { span.End() }
 	}
-	return []struct {
-		name string
-		opts []core.Option
-		ctx  func(context.Context) (context.Context, func())
-	}{
-		{"none", nil, plain},
-		{"noop", []core.Option{core.WithObserver(noop{})}, plain},
-		{"otel", []core.Option{core.WithObserver(h.obs)}, plain},
-		{"otel+span", []core.Option{core.WithObserver(h.obs)}, withSpan},
+	return []variant{
+		{"none", nil, nil, plain},
+		{"noop", []core.Option{core.WithObserver(noop{})}, nil, plain},
+		{"noop+cache", []core.Option{core.WithObserver(noop{})}, noop{}, plain},
+		{"otel", []core.Option{core.WithObserver(h.obs)}, nil, plain},
+		{"otel+cache", []core.Option{core.WithObserver(h.obs)}, h.obs, plain},
+		{"otel+span", []core.Option{core.WithObserver(h.obs)}, nil, withSpan},
 	}
 }
 
@@ -92,7 +100,7 @@ func observers(tb testing.TB) []struct {
 func BenchmarkHitObserver(b *testing.B) {
 	for _, o := range observers(b) {
 		b.Run("observer="+o.name, func(b *testing.B) { // benchstat -col /observer
-			v := hitValidator(b, o.opts...)
+			v := hitValidator(b, o.cache, o.opts...)
 			b.Run("seq", func(b *testing.B) {
 				b.ReportAllocs()
 				ctx, end := o.ctx(context.Background())
@@ -124,12 +132,13 @@ func BenchmarkHitObserver(b *testing.B) {
 
 // TestHitPathAllocations pins the cost of an observer on the cached hit
 // path: an Authenticate hit allocates exactly once (the request context
-// holding the copy of the record), with no observer and with a no-op one.
+// holding the copy of the record), with no observer and with a no-op one,
+// on the validator alone or on the cache too.
 // The OpenTelemetry observer's count is logged, not pinned: it is the
 // SDK's.
 func TestHitPathAllocations(t *testing.T) {
 	for _, o := range observers(t) {
-		v := hitValidator(t, o.opts...)
+		v := hitValidator(t, o.cache, o.opts...)
 		ctx, end := o.ctx(context.Background())
 		r := benchRequest().WithContext(ctx)
 		n := testing.AllocsPerRun(1000, func() {
@@ -139,7 +148,7 @@ func TestHitPathAllocations(t *testing.T) {
 		})
 		end()
 		switch o.name {
-		case "none", "noop":
+		case "none", "noop", "noop+cache":
 			if n != 1 {
 				t.Errorf("hit with observer %s: %v allocations, want 1", o.name, n)
 			}

@@ -14,9 +14,10 @@ import (
 	"github.com/sandboxauth/sandboxauth/stdlib"
 )
 
-// A real validator behind a cache, mounted with stdlib.Middleware on a
-// bound route, answers a known mix of requests: the counters, the
-// histogram and the request spans must say exactly what happened.
+// A real validator behind a cache, both observed, mounted with
+// stdlib.Middleware on a bound route, answers a known mix of requests: the
+// counters, the histogram, the cache's events and the request spans must
+// say exactly what happened.
 func TestValidatorThroughStdlib(t *testing.T) {
 	h := newHarness(t)
 	ms := core.NewMemoryStore()
@@ -29,7 +30,7 @@ func TestValidatorThroughStdlib(t *testing.T) {
 	put("key-running-0123456789abcdefghijklmnopqrstu", "sb-1", core.StatusRunning)
 	put("key-other-0123456789abcdefghijklmnopqrstuvw", "sb-2", core.StatusRunning)
 	put("key-paused-0123456789abcdefghijklmnopqrstuv", "sb-3", core.StatusPaused)
-	c, err := cache.New(ms, cache.WithTTL(time.Minute), cache.WithCleanupInterval(0))
+	c, err := cache.New(ms, cache.WithTTL(time.Minute), cache.WithCleanupInterval(0), cache.WithObserver(h.obs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +103,21 @@ func TestValidatorThroughStdlib(t *testing.T) {
 		samples[src] = int64(dp.Count)
 	}
 	equalCounts(t, "lookup samples by source", samples, map[string]int64{"store": 1 + 3 + 2 + 1, "cache": 4})
+	// The cache saw the same: four hits and a miss for every store lookup.
+	equalCounts(t, "cache events", got.counter(t, otelauth.MetricCacheEvents, otelauth.AttrEvent),
+		map[string]int64{"hit": 4, "miss": 1 + 3 + 2 + 1})
+	// It holds the two running keys (the mismatched one was accepted by the
+	// store): the gauge says so from the next event on.
+	if code := send("accepted", "sb-1", "key-running-0123456789abcdefghijklmnopqrstu"); code != 200 {
+		t.Fatalf("one more hit: %d", code)
+	}
+	if n, ok := h.collect(t).gauge(t, otelauth.MetricCacheEntries); !ok || n != 2 {
+		t.Errorf("cache entries %d (reported %v), want 2", n, ok)
+	}
 
 	spans := h.spans.Ended()
-	if len(spans) != 14 {
-		t.Fatalf("%d spans, want 14", len(spans))
+	if len(spans) != 15 {
+		t.Fatalf("%d spans, want 15", len(spans))
 	}
 	for _, s := range spans {
 		attrs := spanAttrs(s)

@@ -109,13 +109,23 @@ func (m *metrics) validatorOptions() []core.Option {
 
 // cacheOptions registers the cache metrics and returns the options that
 // wire the cache to them.
-//
-// TODO(issue 12): wire the cache once package cache has WithObserver (being
-// added): register sandboxauth_cache_events_total{event} and
-// sandboxauth_cache_entries here and return
-// []cache.Option{cache.WithObserver(m)}. Until then the cache is not observed.
 func (m *metrics) cacheOptions() []cache.Option {
-	return nil
+	if m == nil {
+		return nil
+	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricCacheEvents,
+		Help: "Session-key cache events: hit, miss, stale_recheck, eviction, invalidation, flush.",
+	}, []string{"event"})
+	for ev := range m.cacheEvents {
+		m.cacheEvents[ev] = events.WithLabelValues(core.CacheEvent(ev).String())
+	}
+	m.cacheEntries = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: metricCacheEntries,
+		Help: "Entries held by the session-key cache.",
+	})
+	m.reg.MustRegister(events, m.cacheEntries)
+	return []cache.Option{cache.WithObserver(m)}
 }
 
 // listenOptions registers the change-feed metrics and returns the options

@@ -229,11 +229,16 @@ func TestMetricsEveryFramework(t *testing.T) {
 				// four and the mismatch (the same key) were hits. Unknown
 				// and paused keys are never cached: a store lookup each.
 				// Missing headers were rejected before any lookup.
-				// TODO(issue 12): the cache events and entries, once the
-				// cache is observed (metrics.go, cacheOptions).
 				`sandboxauth_lookup_duration_seconds_count{source="store"}`:   1 + 3 + 2,
 				`sandboxauth_lookup_duration_seconds_count{source="cache"}`:   4 + 1,
 				`sandboxauth_lookup_duration_seconds_count{source="recheck"}`: 0,
+				`sandboxauth_cache_events_total{event="hit"}`:                 5,
+				`sandboxauth_cache_events_total{event="miss"}`:                1 + 3 + 2,
+				`sandboxauth_cache_events_total{event="stale_recheck"}`:       0,
+				`sandboxauth_cache_events_total{event="eviction"}`:            0,
+				`sandboxauth_cache_events_total{event="invalidation"}`:        0,
+				`sandboxauth_cache_events_total{event="flush"}`:               0,
+				`sandboxauth_cache_entries`:                                   1,
 			})
 			var total float64
 			for name, v := range got {
@@ -362,6 +367,8 @@ func TestMetricsFeedReconnect(t *testing.T) {
 	got = rn.scrape()
 	expectSamples(t, got, map[string]float64{
 		metricFeedConnected: 1, metricFeedReconnects: 1, metricFeedNotifications: 1,
+		// The reconnection flushed the cache.
+		`sandboxauth_cache_events_total{event="flush"}`: 1,
 	})
 }
 
