@@ -150,6 +150,20 @@ func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 	return e.info, true
 }
 
+// Holds reports whether the cache holds an entry for key that it may still
+// serve, fresh or stale (to be rechecked). Such a key was accepted before:
+// the validator's failure limiter does not refuse it (docs/design.md §8),
+// so a client that shares its address with an attacker keeps its sandbox's
+// key working when the entry is rechecked.
+func (s *Cache) Holds(key string) bool {
+	if s.closed.Load() {
+		return false
+	}
+	d := digest(key)
+	e, ok := s.get(string(d[:]))
+	return ok && s.before(e.staleUntil)
+}
+
 // LookupSandbox implements core.Store. A fresh entry is answered from memory;
 // a stale one is rechecked with the store; a miss is a full lookup. Misses
 // and rechecks of one key share a single store call. The returned record is

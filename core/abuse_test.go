@@ -43,29 +43,44 @@ func requestFrom(addr string, keys ...string) *http.Request {
 	return r
 }
 
+// fail spends one attempt of client and reports whether it had one.
+func fail(l *core.FailureLimiter, client string) bool {
+	_, ok := l.Attempt(client)
+	return ok
+}
+
 func TestFailureLimiterBudgetAndRefill(t *testing.T) {
 	clock := newFakeClock()
 	l := core.NewFailureLimiterForTest(60, 100, clock.Now)
 	for i := range 60 {
-		if l.Limited("a") {
-			t.Fatalf("limited after %d failures, want 60 allowed", i)
+		if !fail(l, "a") {
+			t.Fatalf("refused after %d failures, want 60 allowed", i)
 		}
-		l.Fail("a")
 	}
-	if !l.Limited("a") {
-		t.Fatal("not limited after 60 failures in no time")
+	if fail(l, "a") {
+		t.Fatal("a 61st failure in no time was allowed")
 	}
-	if l.Limited("b") {
+	if !fail(l, "b") {
 		t.Error("another client is limited")
 	}
 	clock.Advance(time.Second) // 60 a minute: one token a second
-	if l.Limited("a") {
+	if !fail(l, "a") {
 		t.Error("still limited after a token refilled")
 	}
-	l.Fail("a")
-	if !l.Limited("a") {
+	if fail(l, "a") {
 		t.Error("the refilled token was not taken")
 	}
+	// A forgiven attempt gives its token back.
+	clock.Advance(time.Second)
+	a, ok := l.Attempt("a")
+	if !ok {
+		t.Fatal("no token after a refill")
+	}
+	a.Forgive()
+	if !fail(l, "a") {
+		t.Error("the forgiven token was not given back")
+	}
+	core.Attempt{}.Forgive() // the zero Attempt: nothing to give back, no panic
 	if _, err := core.NewFailureLimiter(0); err == nil {
 		t.Error("a zero limit was accepted")
 	}
@@ -75,21 +90,47 @@ func TestFailureLimiterMemoryIsBounded(t *testing.T) {
 	clock := newFakeClock()
 	l := core.NewFailureLimiterForTest(2, 10, clock.Now)
 	for i := range 1000 { // a flood from 1000 addresses
-		l.Fail("10.0.0." + strconv.Itoa(i))
+		fail(l, "10.0.0."+strconv.Itoa(i))
 	}
 	if n := l.Len(); n != 10 {
 		t.Fatalf("tracked %d clients, want the bound 10", n)
 	}
-	// Untracked clients share the overflow bucket, which the flood emptied.
-	if !l.Limited("192.0.2.1") {
-		t.Error("an untracked client of a full table is not limited by the overflow bucket")
+	// A new client gets a budget of its own, whatever the flood did.
+	first, second := fail(l, "192.0.2.1"), fail(l, "192.0.2.1")
+	if !first || !second {
+		t.Error("a new client of a full table has no budget of its own")
 	}
-	// Once the tracked clients' buckets are full again they are forgotten
-	// to make room.
-	clock.Advance(2 * time.Minute)
-	l.Fail("192.0.2.1")
-	if n := l.Len(); n != 1 {
-		t.Errorf("after the sweep %d clients tracked, want 1", n)
+	if n := l.Len(); n != 10 {
+		t.Errorf("tracked %d clients, want the bound 10", n)
+	}
+	// Identities of any length cost the same: the table keeps a hash.
+	fail(l, strings.Repeat("x", 1<<20))
+	if n := l.Len(); n != 10 {
+		t.Errorf("tracked %d clients", n)
+	}
+}
+
+func TestRemoteAddrClientID(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.7:1234":                 "192.0.2.7",
+		"[2001:db8:1:2:3:4:5:6]:443":     "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443":     "2001:db8:1:2::/64",
+		"[::ffff:192.0.2.7]:80":          "192.0.2.7",
+		"[fe80::1%eth0]:80":              "fe80::/64",
+		"not-an-address":                 "not-an-address",
+		"":                               "",
+		"@":                              "@",
+		"[2001:db8::1]":                  "[2001:db8::1]",
+		"unix-socket-peer:with:colons:9": "unix-socket-peer:with:colons:9",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = addr
+		if got := core.RemoteAddrClientID(r); got != want {
+			t.Errorf("%q: %q, want %q", addr, got, want)
+		}
+	}
+	if core.RemoteAddrClientID(nil) != "" {
+		t.Error("nil request")
 	}
 }
 
@@ -127,14 +168,16 @@ func TestFailureLimitThroughAuthenticate(t *testing.T) {
 			t.Fatalf("honest client: %v", err)
 		}
 	}
-	if lim.Limited("203.0.113.9") {
-		t.Error("accepted requests consumed the budget")
+	for i := range 5 { // its whole budget is still there
+		if !fail(lim, "203.0.113.9") {
+			t.Fatalf("accepted requests consumed the budget: refused after %d", i)
+		}
 	}
 	// Malformed keys count as failures (no store call either way).
 	for range 5 {
 		_, _, _ = v.Authenticate(requestFrom("192.0.2.50:1", "a\x00b"), core.Route{})
 	}
-	if !lim.Limited("192.0.2.50") {
+	if fail(lim, "192.0.2.50") {
 		t.Error("malformed keys did not count")
 	}
 	// Backend failures are not the client's fault.
@@ -146,6 +189,10 @@ func TestFailureLimitThroughAuthenticate(t *testing.T) {
 			t.Fatalf("outage: %v, want 503 every time", err)
 		}
 	}
+	first, second := fail(lim2, "192.0.2.60"), fail(lim2, "192.0.2.60")
+	if !first || !second {
+		t.Error("an outage consumed the client's budget")
+	}
 	// A custom client identity (a proxy's header).
 	lim3 := core.NewFailureLimiterForTest(1, 100, clock.Now)
 	v3, _ := newValidator(t, s, core.WithFailureLimiter(lim3),
@@ -153,8 +200,130 @@ func TestFailureLimitThroughAuthenticate(t *testing.T) {
 	r1 := requestFrom("10.0.0.1:1", "bad")
 	r1.Header.Set("X-Real-Ip", "client-1")
 	_, _, _ = v3.Authenticate(r1, core.Route{})
-	if !lim3.Limited("client-1") || lim3.Limited("10.0.0.1") {
+	if fail(lim3, "client-1") || !fail(lim3, "10.0.0.1") {
 		t.Error("the client id function was not used")
+	}
+}
+
+// slowUnknown answers not found after release is closed, counting calls.
+type slowUnknown struct {
+	calls   atomic.Int64
+	release chan struct{}
+}
+
+func (s *slowUnknown) LookupSandbox(ctx context.Context, _ string) (*core.SandboxInfo, error) {
+	s.calls.Add(1)
+	select {
+	case <-s.release:
+		return nil, core.ErrNotFound
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestFailureLimitHoldsUnderConcurrency: the budget is taken before the
+// lookup, so a burst of concurrent guesses cannot all reach the store
+// while the first ones are still being looked up.
+func TestFailureLimitHoldsUnderConcurrency(t *testing.T) {
+	st := &slowUnknown{release: make(chan struct{})}
+	lim, err := core.NewFailureLimiter(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := newValidator(t, st, core.WithFailureLimiter(lim))
+	const n = 50
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, _, err := v.Authenticate(requestFrom("198.51.100.7:1", "guess-"+strconv.Itoa(i)), core.Route{})
+			errs <- err
+		}()
+	}
+	limited := 0
+	for range n - 3 {
+		if err := <-errs; !errors.Is(err, core.ErrTooManyFailures) {
+			t.Fatalf("got %v, want 429 for all but the budget", err)
+		}
+		limited++
+	}
+	close(st.release)
+	for range 3 {
+		if err := <-errs; !errors.Is(err, core.ErrInvalidKey) {
+			t.Errorf("a guess within the budget: %v", err)
+		}
+	}
+	if st.calls.Load() != 3 || limited != n-3 {
+		t.Errorf("%d store calls, %d limited; want 3 and %d", st.calls.Load(), limited, n-3)
+	}
+}
+
+// TestHangingUpStillCosts: a guess whose client hangs up during the lookup
+// is answered 503 but costs its token: the store did the work.
+func TestHangingUpStillCosts(t *testing.T) {
+	st := &slowUnknown{release: make(chan struct{})}
+	lim, _ := core.NewFailureLimiter(2)
+	v, _ := newValidator(t, st, core.WithFailureLimiter(lim))
+	for i := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := requestFrom("198.51.100.8:1", "guess").WithContext(ctx)
+		done := make(chan error, 1)
+		go func() { _, _, err := v.Authenticate(r, core.Route{}); done <- err }()
+		for st.calls.Load() != int64(i+1) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, core.ErrUnavailable) {
+			t.Fatalf("hung-up request: %v", err)
+		}
+	}
+	if _, _, err := v.Authenticate(requestFrom("198.51.100.8:1", "guess"), core.Route{}); !errors.Is(err, core.ErrTooManyFailures) {
+		t.Errorf("after two hung-up guesses: %v, want 429", err)
+	}
+	if st.calls.Load() != 2 {
+		t.Errorf("%d store calls, want 2", st.calls.Load())
+	}
+}
+
+// TestMisconfiguredBindingIsNotTheClientsFault: a bound route whose
+// parameter reads empty (a mistyped name) answers 403 but charges nothing.
+func TestMisconfiguredBindingIsNotTheClientsFault(t *testing.T) {
+	s := newStore(t, map[string]core.SandboxInfo{secretKey: running("sb", "u")})
+	lim, _ := core.NewFailureLimiter(1)
+	v, _ := newValidator(t, s, core.WithFailureLimiter(lim))
+	for range 3 {
+		if _, _, err := v.Authenticate(requestFrom("192.0.2.9:1", secretKey), core.Route{Bound: true}); !errors.Is(err, core.ErrSandboxMismatch) {
+			t.Fatalf("%v, want 403", err)
+		}
+	}
+	// A SandboxID alone binds the route.
+	if _, _, err := v.Authenticate(requestFrom("192.0.2.9:1", secretKey), core.Route{SandboxID: "other"}); !errors.Is(err, core.ErrSandboxMismatch) {
+		t.Errorf("SandboxID without Bound: %v, want 403", err)
+	}
+	if _, _, err := v.Authenticate(requestFrom("192.0.2.9:1", secretKey), core.Route{SandboxID: "other"}); !errors.Is(err, core.ErrTooManyFailures) {
+		t.Errorf("after one real mismatch with a budget of 1: %v, want 429", err)
+	}
+}
+
+// holdingStore says it holds one key (as a cache does for a stale entry).
+type holdingStore struct {
+	*countingStore
+	held string
+}
+
+func (h holdingStore) Holds(key string) bool { return key == h.held }
+
+// TestHeldKeysAreNotLimited: a client sharing its address with an attacker
+// keeps its sandbox's key working when the cache rechecks it.
+func TestHeldKeysAreNotLimited(t *testing.T) {
+	s := holdingStore{countingStore: newStore(t, map[string]core.SandboxInfo{secretKey: running("sb", "u")}), held: secretKey}
+	lim, _ := core.NewFailureLimiter(1)
+	v, _ := newValidator(t, s, core.WithFailureLimiter(lim))
+	_, _, _ = v.Authenticate(requestFrom("192.0.2.10:1", "guess"), core.Route{})
+	if _, _, err := v.Authenticate(requestFrom("192.0.2.10:1", "guess2"), core.Route{}); !errors.Is(err, core.ErrTooManyFailures) {
+		t.Fatalf("%v, want the address limited", err)
+	}
+	if _, _, err := v.Authenticate(requestFrom("192.0.2.10:1", secretKey), core.Route{}); err != nil {
+		t.Errorf("a held key from a limited address: %v", err)
 	}
 }
 
@@ -235,6 +404,10 @@ func TestLimitLookups(t *testing.T) {
 	}
 	if peak.Load() != 3 || busy != n-3 {
 		t.Errorf("peak %d concurrent lookups, %d busy; want 3 and %d", peak.Load(), busy, n-3)
+	}
+	// LimitLookups goes under a cache, never over it.
+	if _, err := core.LimitLookups(peekStore{countingStore: newStore(t, nil)}, 1, 0); err == nil {
+		t.Error("a Peeker (a cache) was wrapped")
 	}
 	// A status lookup is bounded too, and kept only where the store has one.
 	ls, _ := core.LimitLookups(core.NewMemoryStore(), 1, 0)
@@ -438,5 +611,44 @@ func TestMemoryStoreLifecycle(t *testing.T) {
 		if !errors.Is(err, core.ErrNotFound) {
 			t.Errorf("%s of an unknown sandbox: %v", name, err)
 		}
+	}
+}
+
+func TestZeroMemoryStoreAndLogValue(t *testing.T) {
+	var m core.MemoryStore
+	if _, err := m.LookupSandbox(context.Background(), "k"); !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("empty zero store: %v", err)
+	}
+	if err := m.Put("k", running("sb", "u")); err != nil {
+		t.Fatalf("zero store Put: %v", err)
+	}
+	if _, err := m.LookupSandbox(context.Background(), "k"); err != nil {
+		t.Error(err)
+	}
+	// A JSON log line keeps the sandbox and the cause, not the client's body.
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Error("x", "err", &core.Error{Code: core.CodeUnavailable, SandboxID: "sb", Err: errors.New("db down")})
+	if !strings.Contains(buf.String(), `"err":"sandboxauth: Session API key could not be verified, try again later (sandbox sb): db down"`) {
+		t.Errorf("JSON log: %s", buf.String())
+	}
+}
+
+func TestNilRequestIsOneDecision(t *testing.T) {
+	rec := &recorder{}
+	v, _ := newValidator(t, newStore(t, nil), core.WithObserver(rec))
+	if _, _, err := v.Authenticate(nil, core.Route{}); !errors.Is(err, core.ErrMissingKey) {
+		t.Fatal(err)
+	}
+	if len(rec.ds) != 1 || rec.ds[0].Code != core.CodeMissingKey {
+		t.Errorf("decisions %+v", rec.ds)
+	}
+}
+
+func TestStorePanicIsAStoreDecision(t *testing.T) {
+	rec := &recorder{}
+	v, _ := newValidator(t, core.StoreFunc(func(context.Context, string) (*core.SandboxInfo, error) { panic("boom") }), core.WithObserver(rec))
+	_, _, _ = v.Authenticate(requestFrom("192.0.2.1:1", "k"), core.Route{})
+	if len(rec.ds) != 1 || rec.ds[0].Source != core.SourceStore || rec.ds[0].Code != core.CodeUnavailable {
+		t.Errorf("decisions %+v", rec.ds)
 	}
 }

@@ -22,14 +22,22 @@ const defaultLookupWait = 50 * time.Millisecond
 // database connection: when the database is slow, a flood of unknown keys
 // (each a lookup of its own) cannot take every connection the fleet shares.
 //
-// Put it under the cache, cache.New(core.LimitLookups(db, 20, 0)), so that
-// it bounds real store calls: the cache already shares one call among the
-// requests for the same key, and answers cached keys without a slot. wait
-// 0 means 50ms. n must be positive.
+// Put it under the cache, so that it bounds real store calls: the cache
+// already shares one call among the requests for the same key, and answers
+// cached keys without a slot:
+//
+//	limited, err := core.LimitLookups(db, 20, 0)
+//	...
+//	c, err := cache.New(limited)
+//
+// Wrapping a cache instead (a Peeker) is refused: every hit would then take
+// a slot. wait 0 means 50ms. n must be positive.
 func LimitLookups(store Store, n int, wait time.Duration) (Store, error) {
 	switch {
 	case store == nil:
 		return nil, errors.New("sandboxauth: nil store")
+	case isPeeker(store):
+		return nil, errors.New("sandboxauth: LimitLookups goes under a cache, not over it")
 	case n <= 0:
 		return nil, fmt.Errorf("sandboxauth: lookup limit must be positive, got %d", n)
 	case wait < 0:
@@ -92,4 +100,9 @@ func (l *limitedStatus) SandboxStatus(ctx context.Context, id string) (Status, e
 	}
 	defer l.release()
 	return l.status.SandboxStatus(ctx, id)
+}
+
+func isPeeker(s Store) bool {
+	_, ok := s.(Peeker)
+	return ok
 }

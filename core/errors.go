@@ -1,6 +1,9 @@
 package core
 
-import "errors"
+import (
+	"errors"
+	"log/slog"
+)
 
 // Code is a stable, machine-readable identifier of a rejection. It is sent
 // as the "code" field of every error body, beside "detail".
@@ -60,6 +63,11 @@ func (e *Error) Error() string {
 	}
 	return msg
 }
+
+// LogValue makes log/slog print the error's message, cause included:
+// without it a JSON handler would marshal the error (MarshalJSON, the
+// client's body) and drop the sandbox and the cause from the log line.
+func (e *Error) LogValue() slog.Value { return slog.StringValue(e.Error()) }
 
 // Unwrap returns the cause, so errors.Is(err, context.DeadlineExceeded) works.
 func (e *Error) Unwrap() error { return e.Err }

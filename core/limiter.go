@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -19,22 +20,36 @@ const (
 )
 
 // FailureLimiter limits failed attempts per client with a token bucket per
-// client (golang.org/x/time/rate): a failure takes a token, a client with no
-// token left is refused until one refills. Successful requests never touch
-// it. Its memory is bounded: it tracks at most 65,536 clients;
-// when full it first forgets clients whose bucket has refilled (they owe
-// nothing), and clients it still cannot track share one overflow bucket, so
-// a flood from many addresses is limited as one client rather than growing
-// the table. Safe for concurrent use.
+// client (golang.org/x/time/rate), as docs/design.md §8 describes. An
+// attempt whose outcome needs work (a store lookup, a token comparison)
+// takes its token BEFORE the work, with Attempt, and gives it back when it
+// turns out not to be a failure: concurrent requests cannot all pass a
+// check that is only charged later. A client with no token left is refused
+// until one refills.
+//
+// Its memory is bounded: clients are kept by a 16-byte hash of their
+// identity, at most 65,536 of them; when the table is full, clients whose
+// bucket has refilled (they owe nothing) are forgotten first, then a
+// random one, so a new client always gets a budget of its own and a flood
+// from many addresses cannot lock out honest clients. Safe for concurrent
+// use.
 type FailureLimiter struct {
-	limit    rate.Limit
-	burst    int
-	max      int
-	now      func() time.Time
-	mu       sync.Mutex
-	clients  map[string]*rate.Limiter
-	overflow *rate.Limiter
-	swept    time.Time
+	limit   rate.Limit
+	burst   int
+	max     int
+	now     func() time.Time
+	mu      sync.Mutex
+	clients map[clientKey]*rate.Limiter
+	swept   time.Time
+}
+
+// clientKey is a client identity's hash: the table's size does not depend
+// on what the identity function returns (a header can be a megabyte).
+type clientKey [16]byte
+
+func keyOf(client string) clientKey {
+	d := Digest(client)
+	return clientKey(d[:16])
 }
 
 // NewFailureLimiter returns a limiter that allows each client perMinute
@@ -49,45 +64,61 @@ func NewFailureLimiter(perMinute int) (*FailureLimiter, error) {
 }
 
 func newFailureLimiter(perMinute, maxClients int, now func() time.Time) *FailureLimiter {
-	l := rate.Limit(float64(perMinute) / 60)
-	return &FailureLimiter{limit: l, burst: perMinute, max: maxClients, now: now,
-		clients: map[string]*rate.Limiter{}, overflow: rate.NewLimiter(l, perMinute)}
+	return &FailureLimiter{limit: rate.Limit(float64(perMinute) / 60), burst: perMinute, max: maxClients, now: now,
+		clients: map[clientKey]*rate.Limiter{}}
 }
 
-// Limited reports whether client has no failed attempt left: its next
-// request is to be refused (429) without further work.
-func (l *FailureLimiter) Limited(client string) bool {
+// Attempt takes one attempt from client's budget ahead of the work that
+// decides whether it failed. ok is false when the client has none left: do
+// not do the work, answer 429 (ErrTooManyFailures). Otherwise call Forgive
+// on the returned Attempt if the attempt did not fail; a failure keeps its
+// token.
+func (l *FailureLimiter) Attempt(client string) (a Attempt, ok bool) {
 	now := l.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.clients[client]
-	if b == nil {
-		if len(l.clients) < l.max {
-			return false // an untracked client with room to track it owes nothing
-		}
-		b = l.overflow
+	b := l.bucketLocked(keyOf(client), now)
+	l.mu.Unlock()
+	r := b.ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return Attempt{}, false
 	}
-	return b.TokensAt(now) < 1
+	return Attempt{r: r, at: now}, true
 }
 
-// Fail records a failed attempt of client.
-func (l *FailureLimiter) Fail(client string) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.clients[client]
-	if b == nil {
-		if len(l.clients) >= l.max {
-			l.sweepLocked(now)
-		}
-		if len(l.clients) < l.max {
-			b = rate.NewLimiter(l.limit, l.burst)
-			l.clients[client] = b
-		} else {
-			b = l.overflow
-		}
+// Attempt is one attempt's token; see FailureLimiter.Attempt.
+type Attempt struct {
+	r  *rate.Reservation
+	at time.Time // when the token was taken
+}
+
+// Forgive gives the attempt's token back: it did not fail. Forgiving the
+// zero Attempt (of a refused attempt) does nothing.
+func (a Attempt) Forgive() {
+	if a.r != nil {
+		// At the time it was taken: rate gives back nothing for a
+		// reservation whose time has passed.
+		a.r.CancelAt(a.at)
 	}
-	b.AllowN(now, 1)
+}
+
+// bucketLocked returns client k's bucket, making room for it if needed.
+func (l *FailureLimiter) bucketLocked(k clientKey, now time.Time) *rate.Limiter {
+	if b := l.clients[k]; b != nil {
+		return b
+	}
+	if len(l.clients) >= l.max {
+		l.sweepLocked(now)
+	}
+	for c := range l.clients { // map order is random: evicts a random client
+		if len(l.clients) < l.max {
+			break
+		}
+		delete(l.clients, c)
+	}
+	b := rate.NewLimiter(l.limit, l.burst)
+	l.clients[k] = b
+	return b
 }
 
 // tracked returns the number of clients tracked.
@@ -112,13 +143,27 @@ func (l *FailureLimiter) sweepLocked(now time.Time) {
 }
 
 // RemoteAddrClientID is the default client identity of a FailureLimiter:
-// the host of r.RemoteAddr (the connection's peer), without the port.
+// the address of r.RemoteAddr (the connection's peer) without the port; an
+// IPv6 address counts as its /64, the block one host is usually given, so
+// that a host cannot get a new budget per address. IPv4-mapped IPv6
+// addresses count as IPv4.
 func RemoteAddrClientID(r *http.Request) string {
 	if r == nil {
 		return ""
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	return r.RemoteAddr
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return addr.String()
 }

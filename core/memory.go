@@ -10,7 +10,7 @@ import (
 // MemoryStore is an in-memory Store for tests, examples and single-process
 // tools. It keeps only the SHA-256 digests of keys, never the keys, and hands
 // out copies of its records. It implements StatusStore. The zero value is not
-// usable; call NewMemoryStore.
+// ready to use; NewMemoryStore returns one too.
 type MemoryStore struct {
 	mu    sync.RWMutex
 	byKey map[[sha256.Size]byte]string // key digest -> sandbox id
@@ -43,6 +43,9 @@ func (m *MemoryStore) Put(key string, info SandboxInfo) error {
 	d := Digest(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.byID == nil { // the zero MemoryStore
+		m.byKey, m.byID = map[[sha256.Size]byte]string{}, map[string]*memEntry{}
+	}
 	if old, ok := m.byKey[d]; ok && old != info.ID {
 		return errors.New("sandboxauth: session key already belongs to another sandbox")
 	}

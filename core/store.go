@@ -57,3 +57,10 @@ type Peeker interface {
 type sourceLookup interface {
 	LookupSandboxSource(ctx context.Context, key string) (*SandboxInfo, Source, error)
 }
+
+// holder is implemented by a Store that keeps entries of keys it has
+// resolved (package cache): Holds reports whether it holds one for key,
+// fresh or stale. The failure limiter spares such keys (docs/design.md §8).
+type holder interface {
+	Holds(key string) bool
+}

@@ -15,6 +15,7 @@ type Validator struct {
 	store    Store
 	peeker   Peeker       // store as a Peeker, or nil
 	sources  sourceLookup // store as a sourceLookup, or nil
+	holder   holder       // store as a holder, or nil
 	mode     Mode
 	logger   *slog.Logger
 	logs     *sampler
@@ -45,6 +46,7 @@ func New(store Store, opts ...Option) (*Validator, error) {
 		maxLen: c.maxLen, observer: c.observer, limiter: c.limiter, clientID: c.clientID}
 	v.peeker, _ = store.(Peeker)
 	v.sources, _ = store.(sourceLookup)
+	v.holder, _ = store.(holder)
 	return v, nil
 }
 
@@ -60,7 +62,8 @@ type Route struct {
 	// "Session API key does not match sandbox" (docs/design.md §5). A bound
 	// route always needs a sandbox, Optional or not.
 	Bound bool
-	// SandboxID is the route's sandbox id, unescaped (see RouteParam).
+	// SandboxID is the route's sandbox id, unescaped (see RouteParam). A
+	// non-empty SandboxID binds the route even without Bound.
 	SandboxID string
 }
 
@@ -76,27 +79,29 @@ type Route struct {
 // Observer.
 func (v *Validator) Authenticate(r *http.Request, rt Route) (context.Context, *SandboxInfo, error) {
 	if r == nil { // a caller's bug: fail closed, do not panic
-		return context.Background(), nil, ErrMissingKey
+		ctx := context.Background()
+		return ctx, nil, v.reject(ctx, nil, decision{err: ErrMissingKey})
 	}
 	ctx := r.Context()
-	if rt.Optional && !rt.Bound && !headerPresent(r.Header) {
+	bound := rt.Bound || rt.SandboxID != ""
+	if rt.Optional && !bound && !headerPresent(r.Header) {
 		return ctx, nil, nil
 	}
 	key, err := v.keyFromHeader(r.Header)
 	if err != nil {
-		return ctx, nil, v.reject(ctx, r, err, SourceNone, 0, "")
+		return ctx, nil, v.reject(ctx, r, decision{err: err})
 	}
 	d := v.decide(ctx, r, key)
-	if d.err == nil && rt.Bound {
+	if d.err == nil && bound {
 		d.err = CheckSandboxID(d.info, rt.SandboxID)
+		// A route that names no sandbox is the server's misconfiguration
+		// (a mistyped parameter name), not the client's failed attempt.
+		d.misconfigured = rt.SandboxID == ""
 	}
 	if d.err != nil {
-		id := ""
-		if d.info != nil {
-			id = d.info.ID
-		}
-		return ctx, nil, v.reject(ctx, r, d.err, d.source, d.took, id)
+		return ctx, nil, v.reject(ctx, r, d)
 	}
+	d.attempt.Forgive() // accepted: the attempt did not fail
 	ctx, info := withSandbox(ctx, d.info)
 	if v.observer != nil {
 		v.observer.ObserveDecision(ctx, Decision{Code: CodeAccepted, Source: d.source, Duration: d.took, SandboxID: info.ID})
@@ -113,15 +118,11 @@ func (v *Validator) Validate(ctx context.Context, key string) (*SandboxInfo, err
 		ctx = context.Background()
 	}
 	if err := v.checkKey(key); err != nil {
-		return nil, v.reject(ctx, nil, err, SourceNone, 0, "")
+		return nil, v.reject(ctx, nil, decision{err: err})
 	}
 	d := v.decide(ctx, nil, key)
 	if d.err != nil {
-		id := ""
-		if d.info != nil {
-			id = d.info.ID
-		}
-		return nil, v.reject(ctx, nil, d.err, d.source, d.took, id)
+		return nil, v.reject(ctx, nil, d)
 	}
 	if v.observer != nil {
 		v.observer.ObserveDecision(ctx, Decision{Code: CodeAccepted, Source: d.source, Duration: d.took, SandboxID: d.info.ID})
@@ -131,13 +132,16 @@ func (v *Validator) Validate(ctx context.Context, key string) (*SandboxInfo, err
 
 // decision is what decide found: the record (shared with a Peeker: callers
 // copy it before handing it out; set on policy rejections too), where it came
-// from, how long the lookup took (measured only with an Observer), and the
-// rejection.
+// from, how long the lookup took (measured only with an Observer), the
+// rejection, and the failure limiter's token taken ahead of the lookup.
 type decision struct {
-	info   *SandboxInfo
-	source Source
-	took   time.Duration
-	err    error
+	info          *SandboxInfo
+	source        Source
+	took          time.Duration
+	err           error
+	attempt       Attempt // the zero Attempt when no token was taken
+	charged       bool    // a token was taken (attempt)
+	misconfigured bool    // rejected for the route's fault, not the client's
 }
 
 // decide looks the key up and runs the policy. r is nil for Validate.
@@ -153,12 +157,23 @@ func (v *Validator) decide(ctx context.Context, r *http.Request, key string) dec
 		}
 	}
 	if d.info == nil {
-		if r != nil && v.limiter != nil {
-			if v.limiter.Limited(v.client(r)) {
+		// The failure budget is charged before the lookup, so concurrent
+		// requests cannot all pass a check that is charged later; the token
+		// is given back when the attempt does not fail. A key the cache
+		// already holds (a stale entry about to be rechecked) is not
+		// limited: a client sharing its address with an attacker keeps its
+		// sandbox's key working.
+		if r != nil && v.limiter != nil && (v.holder == nil || !v.holder.Holds(key)) {
+			att, ok := v.limiter.Attempt(v.client(r))
+			if !ok {
 				return decision{err: ErrTooManyFailures}
 			}
+			d.attempt, d.charged = att, true
 		}
 		d.info, d.source, d.err = v.lookup(ctx, key)
+		if d.err != nil && d.source == SourceNone { // no store call was made
+			return d
+		}
 	}
 	if v.observer != nil {
 		d.took = time.Since(start)
@@ -169,25 +184,37 @@ func (v *Validator) decide(ctx context.Context, r *http.Request, key string) dec
 	return d
 }
 
-// reject reports a rejection to the Observer, counts it against the client's
-// budget when the client is to blame, and returns err.
-func (v *Validator) reject(ctx context.Context, r *http.Request, err error, src Source, took time.Duration, sandboxID string) error {
-	code := codeOf(err)
-	if r != nil && v.limiter != nil && clientsFault(code) {
-		v.limiter.Fail(v.client(r))
+// reject settles the client's failure budget for the rejection d.err,
+// reports it to the Observer, and returns d.err.
+func (v *Validator) reject(ctx context.Context, r *http.Request, d decision) error {
+	code := codeOf(d.err)
+	if r != nil && v.limiter != nil {
+		switch {
+		case !clientsFault(code, r) || d.misconfigured:
+			d.attempt.Forgive()
+		case !d.charged: // rejected without a lookup: charge it now
+			v.limiter.Attempt(v.client(r))
+		}
 	}
 	if v.observer != nil {
-		v.observer.ObserveDecision(ctx, Decision{Code: code, Source: src, Duration: took, SandboxID: sandboxID})
+		id := ""
+		if d.info != nil {
+			id = d.info.ID
+		}
+		v.observer.ObserveDecision(ctx, Decision{Code: code, Source: d.source, Duration: d.took, SandboxID: id})
 	}
-	return err
+	return d.err
 }
 
-// clientsFault reports whether a rejection counts as a failed attempt: a
-// bad, unknown or refused key does; a backend failure and the limit itself
-// do not.
-func clientsFault(c Code) bool {
+// clientsFault reports whether a rejection counts as a failed attempt of
+// r's client: a bad, unknown or refused key does, and so does a lookup cut
+// short because the client hung up (the store did the work); a backend
+// failure and the limit itself do not.
+func clientsFault(c Code, r *http.Request) bool {
 	switch c {
-	case CodeUnavailable, CodeInternal, CodeTooManyFailures:
+	case CodeUnavailable:
+		return r.Context().Err() != nil
+	case CodeInternal, CodeTooManyFailures:
 		return false
 	}
 	return true
@@ -203,7 +230,7 @@ func (v *Validator) client(r *http.Request) string {
 
 // lookup asks the store, bounded by the lookup timeout and the request.
 func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, Source, error) {
-	if err := ctx.Err(); err != nil { // the request is already gone
+	if err := ctx.Err(); err != nil { // the request is already gone: no store call
 		return nil, SourceNone, &Error{Code: CodeUnavailable, Err: err}
 	}
 	lctx, cancel := context.WithTimeout(ctx, v.timeout)
@@ -233,7 +260,7 @@ func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, Sourc
 func (v *Validator) callStore(ctx context.Context, key string) (info *SandboxInfo, src Source, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			info, err = nil, fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
+			info, src, err = nil, SourceStore, fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
 		}
 	}()
 	if v.sources != nil {

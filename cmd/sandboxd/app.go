@@ -113,10 +113,16 @@ func (a *app) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 // each failed attempt takes from the budget, a good one takes nothing.
 func (a *app) admin(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p params) {
-		client := core.RemoteAddrClientID(r)
-		if a.adminLimiter != nil && a.adminLimiter.Limited(client) {
-			core.WriteError(w, core.ErrTooManyFailures)
-			return
+		// The attempt's token is taken before the token is compared, so
+		// that concurrent guesses cannot all pass, and given back when the
+		// token is right.
+		var attempt core.Attempt
+		if a.adminLimiter != nil {
+			var ok bool
+			if attempt, ok = a.adminLimiter.Attempt(core.RemoteAddrClientID(r)); !ok {
+				core.WriteError(w, core.ErrTooManyFailures)
+				return
+			}
 		}
 		// RFC 7235: the scheme is case-insensitive.
 		auth := r.Header.Get("Authorization")
@@ -124,13 +130,11 @@ func (a *app) admin(h handlerFunc) handlerFunc {
 		ok = ok && strings.EqualFold(scheme, "Bearer")
 		sum := sha256.Sum256([]byte(token))
 		if !ok || len(r.Header.Values("Authorization")) != 1 || subtle.ConstantTimeCompare(sum[:], a.adminToken[:]) != 1 {
-			if a.adminLimiter != nil {
-				a.adminLimiter.Fail(client)
-			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sandboxd admin"`)
 			writeDetail(w, http.StatusUnauthorized, "Invalid admin token")
 			return
 		}
+		attempt.Forgive()
 		h(w, r, p)
 	}
 }
