@@ -51,7 +51,9 @@
 //  3. A fresh answer from the store's memory (Peeker), if it has one.
 //     Otherwise, with WithFailureLimiter, a client that has used up its
 //     budget of failed attempts: 429 "Too many failed attempts, try again
-//     later", without a store call. Otherwise the store lookup, bounded by
+//     later", without a store call (unless the cache holds the key). The
+//     budget is taken before the lookup and given back when the key is
+//     accepted or the store fails. Otherwise the store lookup, bounded by
 //     WithLookupTimeout and by the request's context. No sandbox: 401
 //     "Invalid session API key". A store error, a timeout, a panic or a
 //     cancelled request: 503 with Retry-After — a backend failure is never
