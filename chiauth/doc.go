@@ -19,11 +19,14 @@
 // in package core and rejections are rendered through core.WriteError, so the
 // status, headers and body are byte-identical to the net/http adapter.
 //
-// WithSandboxParam reads the parameter with chi.URLParam, which chi fills in
-// only once it has routed the request: mount a bound middleware with r.With,
-// or with r.Use inside the r.Route (or mounted router) whose pattern names
-// the parameter. Mounted with r.Use on a router before routing, the
-// parameter reads empty and every request is answered 403 (fail closed).
+// WithSandboxParam reads the parameter with RouteParam: chi.URLParam,
+// unescaped exactly once whether chi matched the escaped or the decoded path
+// (handlers of a bound route should read the id the same way). chi fills the
+// parameter in only once it has routed the request: mount a bound middleware
+// with r.With, or with r.Use inside the r.Route (or mounted router) whose
+// pattern names the parameter. Mounted with r.Use on a router before
+// routing, the parameter reads empty and every request is answered 403
+// (fail closed).
 //
 // # Versions
 //

@@ -2,6 +2,9 @@ package ginauth
 
 import (
 	"errors"
+	"net/url"
+	"path"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -46,9 +49,11 @@ func WithSkipper(skip func(*gin.Context) bool) Option {
 
 // WithSandboxParam binds the route to a sandbox: the middleware answers 403
 // "Session API key does not match sandbox" unless the accepted sandbox is the
-// one the route parameter name names (c.Param, e.g. :sandbox_id). A bound
-// route always needs a sandbox: with WithCredentialsOptional an absent header
-// is answered 401 on it. See docs/design.md §5.
+// one the route parameter name names (e.g. :sandbox_id), read as RouteParam
+// reads it: unescaped exactly once, whatever the engine's UseRawPath and
+// UnescapePathValues. A bound route always needs a sandbox: with
+// WithCredentialsOptional an absent header is answered 401 on it. See
+// docs/design.md §5.
 func WithSandboxParam(name string) Option {
 	return func(c *config) error {
 		if name == "" {
@@ -123,8 +128,7 @@ func Middleware(v *core.Validator, opts ...Option) (gin.HandlerFunc, error) {
 		}
 		rt := core.Route{Optional: cfg.optional}
 		if cfg.param != "" {
-			// gin hands out parameters unescaped already.
-			rt.Bound, rt.SandboxID = true, c.Param(cfg.param)
+			rt.Bound, rt.SandboxID = true, RouteParam(c, cfg.param)
 		}
 		ctx, info, err := v.Authenticate(c.Request, rt)
 		if err != nil {
@@ -145,4 +149,127 @@ func Sandbox(c *gin.Context) (*core.SandboxInfo, bool) {
 		return nil, false
 	}
 	return core.SandboxFromContext(c.Request.Context())
+}
+
+// RouteParam returns the route parameter name as the path names it,
+// unescaped exactly once: it is the sandbox id WithSandboxParam compares, and
+// what a handler of a bound route should act on (c.Param alone may hand out
+// the id still escaped).
+//
+// gin matches on the decoded r.URL.Path by default, and its parameters are
+// decoded. With Engine.UseRawPath it matches on r.URL.RawPath when the path
+// has escapes, and hands out the parameters decoded with
+// Engine.UnescapePathValues (the default) and still escaped without it.
+// Decoding a decoded value again would let "/sandboxes/sb%2541" (sandbox
+// "sb%41") pass for sandbox "sbA"; not decoding an escaped one would let
+// "/sandboxes/sb%41" (sandbox "sbA") pass for sandbox "sb%41". So RouteParam
+// puts the parameters back into the route's path (c.FullPath, with c.Params
+// in order) and decodes the value only when that spells the escaped path:
+// when gin matched on it without unescaping. With Engine.RemoveExtraSlash
+// the comparison is made on the cleaned paths; a value that could be either
+// and that decoding would change is refused: RouteParam returns "", which
+// matches no sandbox.
+//
+// Values that gin unescapes itself are left as gin made them, so that a
+// handler reading c.Param acts on the sandbox the middleware checked (gin
+// unescapes with url.QueryUnescape, which also turns "+" into a space).
+func RouteParam(c *gin.Context, name string) string {
+	if c == nil {
+		return ""
+	}
+	v := c.Param(name)
+	r := c.Request
+	if r == nil || r.URL == nil || v == "" {
+		return v
+	}
+	built, ok := routedPath(c.FullPath(), c.Params)
+	if !ok {
+		return onceOrNothing(v)
+	}
+	return decodeOnce(r.URL, built, v)
+}
+
+// routedPath returns the route's path (gin syntax: ":name" is one segment,
+// "*name" the rest of the path, "/" included in its value) with the values
+// of params in place of its parameters. ok is false when they do not fit.
+func routedPath(fullPath string, params gin.Params) (string, bool) {
+	if fullPath == "" {
+		return "", false
+	}
+	var b strings.Builder
+	k := 0
+	for i := 0; i < len(fullPath); i++ {
+		c := fullPath[i]
+		if c != ':' && c != '*' {
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(fullPath[i:], '/')
+		if end < 0 {
+			end = len(fullPath)
+		} else {
+			end += i
+		}
+		if k >= len(params) || params[k].Key != fullPath[i+1:end] {
+			return "", false
+		}
+		v := params[k].Value
+		k++
+		if c == '*' {
+			// A catch-all's value starts with the "/" before it.
+			s := b.String()
+			if !strings.HasSuffix(s, "/") || !strings.HasPrefix(v, "/") {
+				return "", false
+			}
+			b.Reset()
+			b.WriteString(s[:len(s)-1])
+		}
+		b.WriteString(v)
+		i = end - 1
+	}
+	if k != len(params) {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// decodeOnce returns v, a parameter of the route that routed spells,
+// unescaped exactly once: as is if the router matched the decoded path (or
+// unescaped it), decoded if it matched the escaped one and left it escaped.
+func decodeOnce(u *url.URL, routed, v string) string {
+	escaped := u.EscapedPath()
+	switch routed {
+	case u.Path: // matched on the decoded path (also when nothing is escaped)
+		return v
+	case escaped: // matched on the escaped path: the values are escaped
+		return unescape(v)
+	}
+	// The routing path was rewritten (RemoveExtraSlash): compare it cleaned.
+	c := path.Clean(routed)
+	decoded, raw := c == path.Clean(u.Path), c == path.Clean(escaped)
+	switch {
+	case decoded && !raw:
+		return v
+	case raw && !decoded:
+		return unescape(v)
+	}
+	return onceOrNothing(v)
+}
+
+// unescape decodes v once; a value that does not decode matches nothing.
+func unescape(v string) string {
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return ""
+	}
+	return u
+}
+
+// onceOrNothing returns v when decoding it would not change it, and ""
+// otherwise: a value that may or may not be escaped matches no sandbox.
+func onceOrNothing(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	return ""
 }
