@@ -1,11 +1,13 @@
 // Package authtest is the conformance suite every sandboxauth adapter runs:
-// the same cases of docs/design.md §2-§5, over real HTTP, against the
-// handler an adapter builds. An adapter's test calls Run with a Factory.
+// the same cases of docs/design.md §2-§5, the failure limit of §8 and the
+// decisions an Observer is told of (§9), over real HTTP, against the handler
+// an adapter builds. An adapter's test calls Run with a Factory.
 package authtest
 
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -49,6 +51,18 @@ type Option func(*suite)
 // "cached/" variant the cache sits in front of w's store.
 func WithStoreWrapper(w StoreWrapper) Option { return func(s *suite) { s.wrap = w } }
 
+// WithoutEscapedSlash declares that the router under test cannot route a
+// sandbox id holding an escaped "/" (a path segment such as "sb%2F2"): gin's
+// default configuration matches on the decoded path, where that segment is
+// two, and answers 404. It is the one exception the suite allows, and only
+// of the fail-closed kind: such a request may then be answered 404 without
+// the endpoint running, for any key. Any other answer must still be the one
+// the suite requires without the option (200 with the sandbox the path names
+// for that sandbox's key, 403 "Session API key does not match sandbox" for
+// every other key), so a router that does route the path must route it
+// right. Every other escaped id must be routed and compared as by net/http.
+func WithoutEscapedSlash() Option { return func(s *suite) { s.noEscapedSlash = true } }
+
 // The fixture's sandboxes, by key. Every key is long enough that finding it
 // in a log line cannot be a coincidence.
 const (
@@ -82,7 +96,44 @@ func allKeys() []string {
 	for _, s := range core.Statuses() {
 		keys = append(keys, KeyFor(s))
 	}
+	for _, id := range escapedIDs {
+		keys = append(keys, keyForID(id))
+	}
 	return keys
+}
+
+// escapedIDs are the fixture's running sandboxes whose ids need escaping in
+// a path, or look like something escaped: each escapedRoute names one of
+// them, and the others are what a router that decodes the path twice, or
+// not at all, would compare instead (docs/design.md §5: the route's id is
+// compared after unescaping, exactly once).
+var escapedIDs = []string{"sb/2", "sb%2F2", "sb%41", "sbA", "sb%2541", "sb~3", "sb%7E3", "sb%41~", "sbA~"}
+
+// keyForID is the fixture key of the escaped-id sandbox id.
+func keyForID(id string) string {
+	return "sk-id-" + hex.EncodeToString([]byte(id)) + "-0123456789abcdefghijklmnop"
+}
+
+// escapedRoute is a SandboxPath segment written with escapes, the sandbox
+// it names (as net/http's r.PathValue reads it), and the look-alike a wrong
+// number of decodings would name instead.
+type escapedRoute struct {
+	name      string
+	segment   string
+	id        string
+	lookalike string
+	slash     bool // the segment holds an escaped "/" (see WithoutEscapedSlash)
+}
+
+// "sb%2541" alone leaves RawPath empty (it is the default escaping of
+// "sb%41"), so routers match it on the decoded path; "%7E" (an escape net/http
+// would not write) makes RawPath be set, so routers that use it match on it.
+var escapedRoutes = []escapedRoute{
+	{"slash", "sb%2F2", "sb/2", "sb%2F2", true},              // one segment, not two
+	{"percent", "sb%2541", "sb%41", "sbA", false},            // decoded twice: "sbA"
+	{"letter", "sb%41", "sbA", "sb%41", false},               // not decoded: "sb%41"
+	{"tilde", "sb%7E3", "sb~3", "sb%7E3", false},             // RawPath keeps the escaped "~"
+	{"percent-tilde", "sb%2541%7E", "sb%41~", "sbA~", false}, // decoded twice: "sbA~"
 }
 
 // newFixtureStore returns a MemoryStore holding the fixture.
@@ -101,6 +152,9 @@ func newFixtureStore(t testing.TB) *core.MemoryStore {
 	}
 	put(KeyOwnerless, core.SandboxInfo{ID: SandboxOwnerless, Status: core.StatusRunning})
 	put(KeyOwnerlessPaused, core.SandboxInfo{ID: SandboxOwnerlessOff, Status: core.StatusPaused})
+	for _, id := range escapedIDs {
+		put(keyForID(id), core.SandboxInfo{ID: id, CreatedByUserID: Owner, Status: core.StatusRunning})
+	}
 	return m
 }
 

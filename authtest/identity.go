@@ -43,7 +43,7 @@ var controlledHeaders = []string{"Content-Type", "Cache-Control", "X-Content-Typ
 // adapter) and to the factory's handler and requires the same status, the
 // same header map and the same body bytes: "on the default setup of every
 // framework the answer is byte-identical".
-func runIdentity(t *testing.T, factory Factory) {
+func runIdentity(t *testing.T, factory Factory, s *suite) {
 	endpoint := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, _ := core.SandboxFromContext(r.Context())
 		if err := handlerChecks(r, info); err != nil {
@@ -67,34 +67,66 @@ func runIdentity(t *testing.T, factory Factory) {
 				return nil, errBackend
 			}))
 		},
+		// A failure budget of one: the case's prime request spends it.
+		"limited": func(t *testing.T) *core.Validator {
+			l, err := core.NewFailureLimiter(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return newValidator(t, newFixtureStore(t), core.WithFailureLimiter(l))
+		},
 	}
-	for _, c := range []struct {
+	type identityCase struct {
 		name, validator, path string
 		keys                  []string
 		status                int
-	}{
-		{"missing", "oss", PathProtected, nil, 401},
-		{"empty", "oss", PathProtected, []string{""}, 401},
-		{"duplicate", "oss", PathProtected, []string{KeyRunning, KeyRunning}, 401},
-		{"oversized", "oss", PathProtected, []string{strings.Repeat("k", core.DefaultMaxKeyLength+1)}, 401},
-		{"unknown", "oss", PathProtected, []string{KeyUnknown}, 401},
-		{"paused", "oss", PathProtected, []string{KeyFor(core.StatusPaused)}, 401},
-		{"saas-no-user", "saas", PathProtected, []string{KeyOwnerless}, 401},
-		{"store-down", "down", PathProtected, []string{KeyRunning}, 503},
-		{"store-down-optional", "down", PathOptional, []string{KeyRunning}, 503},
-		{"mismatch", "oss", SandboxPath(SandboxOwnerless), []string{KeyRunning}, 403},
-		{"bound-no-key", "oss", SandboxPath(SandboxRunning), nil, 401},
-		{"owner-required", "oss", PathProtected + "?require_owner", []string{KeyOwnerless}, 401},
-		{"dual-auth-other", "oss", PathProtected + "?caller=user-2", []string{KeyRunning}, 403},
-		{"accepted", "oss", PathProtected, []string{KeyRunning}, 200},
-		{"accepted-bound", "oss", SandboxPath(SandboxRunning), []string{KeyRunning}, 200},
-		{"optional-absent", "oss", PathOptional, nil, 200},
-		{"optional-absent-store-down", "down", PathOptional, nil, 200},
-	} {
+		prime                 int  // requests with KeyUnknown sent first, each answered 401
+		slash                 bool // the path holds an escaped "/" (WithoutEscapedSlash)
+	}
+	cases := []identityCase{
+		{"missing", "oss", PathProtected, nil, 401, 0, false},
+		{"empty", "oss", PathProtected, []string{""}, 401, 0, false},
+		{"duplicate", "oss", PathProtected, []string{KeyRunning, KeyRunning}, 401, 0, false},
+		{"oversized", "oss", PathProtected, []string{strings.Repeat("k", core.DefaultMaxKeyLength+1)}, 401, 0, false},
+		{"unknown", "oss", PathProtected, []string{KeyUnknown}, 401, 0, false},
+		{"paused", "oss", PathProtected, []string{KeyFor(core.StatusPaused)}, 401, 0, false},
+		{"saas-no-user", "saas", PathProtected, []string{KeyOwnerless}, 401, 0, false},
+		{"store-down", "down", PathProtected, []string{KeyRunning}, 503, 0, false},
+		{"store-down-optional", "down", PathOptional, []string{KeyRunning}, 503, 0, false},
+		{"mismatch", "oss", SandboxPath(SandboxOwnerless), []string{KeyRunning}, 403, 0, false},
+		{"bound-no-key", "oss", SandboxPath(SandboxRunning), nil, 401, 0, false},
+		{"owner-required", "oss", PathProtected + "?require_owner", []string{KeyOwnerless}, 401, 0, false},
+		{"dual-auth-other", "oss", PathProtected + "?caller=user-2", []string{KeyRunning}, 403, 0, false},
+		{"accepted", "oss", PathProtected, []string{KeyRunning}, 200, 0, false},
+		{"accepted-bound", "oss", SandboxPath(SandboxRunning), []string{KeyRunning}, 200, 0, false},
+		{"optional-absent", "oss", PathOptional, nil, 200, 0, false},
+		{"optional-absent-store-down", "down", PathOptional, nil, 200, 0, false},
+		{"too-many-failures", "limited", PathProtected, []string{KeyUnknown}, 429, 1, false},
+		{"too-many-failures-valid-key", "limited", PathProtected, []string{KeyRunning}, 429, 1, false},
+		{"too-many-failures-bound", "limited", SandboxPath(SandboxRunning), []string{KeyRunning}, 429, 1, false},
+	}
+	for _, er := range escapedRoutes {
+		p := SandboxPath(er.segment)
+		cases = append(cases,
+			identityCase{"escaped-" + er.name, "oss", p, []string{keyForID(er.id)}, 200, 0, er.slash},
+			identityCase{"escaped-" + er.name + "-lookalike", "oss", p, []string{keyForID(er.lookalike)}, 403, 0, er.slash})
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := validators[c.validator](t)
 			var recs [2]*httptest.ResponseRecorder
-			for i, h := range []http.Handler{NetHTTP(t, v, endpoint), factory(t, v, endpoint)} {
+			for i, build := range []Factory{NetHTTP, factory} {
+				// A validator for each: the prime requests spend a budget
+				// of each handler's own.
+				h := build(t, validators[c.validator](t), endpoint)
+				for j := 0; j < c.prime; j++ {
+					req := httptest.NewRequest(http.MethodGet, PathProtected, nil)
+					req.Header.Set(core.HeaderName, KeyUnknown)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusUnauthorized {
+						t.Fatalf("handler %d: prime request %d answered %d, want 401", i, j, rec.Code)
+					}
+				}
 				req := httptest.NewRequest(http.MethodGet, c.path, nil)
 				for _, k := range c.keys {
 					req.Header.Add(core.HeaderName, k)
@@ -105,6 +137,10 @@ func runIdentity(t *testing.T, factory Factory) {
 			ref, got := recs[0], recs[1]
 			if ref.Code != c.status {
 				t.Fatalf("the reference answered %d, want %d: the case tests nothing", ref.Code, c.status)
+			}
+			if c.slash && s.noEscapedSlash && got.Code == http.StatusNotFound {
+				t.Logf("%s: 404, allowed by WithoutEscapedSlash", c.path)
+				return
 			}
 			if got.Code != ref.Code {
 				t.Errorf("status %d, net/http adapter %d", got.Code, ref.Code)

@@ -3,6 +3,7 @@ package authtest
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,12 @@ import (
 // "cached/" adds the cases that pin the cache's own promises. Under
 // "identity/" the same requests go to the net/http adapter and to the
 // factory's handler, whose status, headers and body bytes must be equal.
+//
+// The route cases include sandbox ids written with escapes ("sb%2F2",
+// "sb%2541", "sb%41", "sb%7E3"): the id is compared after unescaping,
+// exactly once, as net/http's r.PathValue reads it (docs/design.md §5). A
+// router that cannot route an escaped "/" at all declares it with
+// WithoutEscapedSlash.
 // Each case gets its own store, validator and httptest.Server, and runs in
 // parallel with the others.
 func Run(t *testing.T, factory Factory, opts ...Option) {
@@ -30,7 +37,7 @@ func Run(t *testing.T, factory Factory, opts ...Option) {
 	for _, o := range opts {
 		o(&base)
 	}
-	t.Run("identity", func(t *testing.T) { runIdentity(t, factory) })
+	t.Run("identity", func(t *testing.T) { runIdentity(t, factory, &base) })
 	for _, variant := range []string{"uncached", "cached", "recheck"} {
 		s := base
 		s.cached = variant != "uncached"
@@ -327,7 +334,192 @@ func cases() []testCase {
 			e.expectRejected(e.get(SandboxPath(SandboxRunning), KeyFor(core.StatusPaused)), core.ErrNotRunning)
 		}},
 	)
+	for _, er := range escapedRoutes {
+		cs = append(cs, testCase{"route/escaped-" + er.name, func(t *testing.T, s *suite) {
+			// docs/design.md §5: the id a path names is compared after
+			// unescaping, exactly once, as net/http's r.PathValue reads it.
+			e := s.newEnv(t)
+			p := SandboxPath(er.segment)
+			for _, id := range escapedIDs {
+				e.resetCounts()
+				r := e.get(p, keyForID(id))
+				switch {
+				case er.slash && s.noEscapedSlash && r.status == http.StatusNotFound:
+					// WithoutEscapedSlash: the router cannot route the
+					// path; it must not have reached the endpoint.
+					if n := e.calls.Load(); n != 0 {
+						t.Errorf("%s answered 404 after the endpoint ran %d times", p, n)
+					}
+				case id == er.id:
+					if r.status != http.StatusOK {
+						t.Errorf("%s (sandbox %q) with its key: %d %q, want 200", p, er.id, r.status, r.body)
+						continue
+					}
+					e.expectAccepted(r, er.id)
+				default:
+					if r.status != http.StatusForbidden {
+						t.Errorf("%s (sandbox %q) with the key of sandbox %q: %d %q, want 403", p, er.id, id, r.status, r.body)
+						continue
+					}
+					e.expectRejected(r, core.ErrSandboxMismatch)
+				}
+			}
+		}})
+	}
+	cs = append(cs,
+		testCase{"limiter/429-before-lookup", func(t *testing.T, s *suite) {
+			// docs/design.md §8 and §2 row 1b: a client whose failure
+			// budget is spent is answered 429 before any store call, and
+			// another client keeps its own budget. Written one request
+			// after the other, so it holds whether the budget is charged
+			// after a failure or reserved before the lookup and given back.
+			const budget = 3
+			l, err := core.NewFailureLimiter(budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &decisionRecorder{}
+			e := s.newEnv(t, core.WithFailureLimiter(l), core.WithObserver(rec))
+			var want []core.Code
+			for i := 0; i < budget; i++ {
+				e.resetCounts()
+				e.expectRejected(e.get(PathProtected, KeyUnknown), core.ErrInvalidKey)
+				want = append(want, core.CodeInvalidKey)
+			}
+			looked := e.probe.calls.Load()
+			for _, p := range []string{PathProtected, SandboxPath(SandboxRunning)} {
+				e.resetCounts()
+				r := e.get(p, KeyUnknown)
+				e.expectRejected(r, core.ErrTooManyFailures)
+				if ra := r.header.Get("Retry-After"); ra != "1" {
+					t.Errorf("%s: Retry-After = %q, want 1", p, ra)
+				}
+				want = append(want, core.CodeTooManyFailures)
+			}
+			if n := e.probe.calls.Load(); n != looked {
+				t.Errorf("the store was called %d times for the limited client's requests, want 0", n-looked)
+			}
+			// Another client has a budget of its own.
+			const other = "198.51.100.7:4321"
+			for _, p := range []string{PathProtected, SandboxPath(SandboxRunning)} {
+				e.resetCounts()
+				e.expectAccepted(e.getFrom(other, p, KeyRunning), SandboxRunning)
+				want = append(want, core.CodeAccepted)
+			}
+			// The limited client's valid key: a fresh cache hit is never
+			// limited; without a cache the key would need a lookup, and
+			// the client has no attempt left.
+			e.resetCounts()
+			r := e.get(PathProtected, KeyRunning)
+			switch {
+			case s.cached && !s.recheck:
+				e.expectAccepted(r, SandboxRunning)
+			case !s.cached && s.wrap == nil:
+				e.expectRejected(r, core.ErrTooManyFailures)
+			case r.status == http.StatusOK: // a stale entry about to be rechecked may be exempt
+				e.expectAccepted(r, SandboxRunning)
+			default:
+				e.expectRejected(r, core.ErrTooManyFailures)
+			}
+			if r.status == http.StatusOK {
+				want = append(want, core.CodeAccepted)
+			} else {
+				want = append(want, core.CodeTooManyFailures)
+			}
+			got := rec.all()
+			expectCodes(t, got, want)
+			for _, d := range got {
+				if d.Code == core.CodeTooManyFailures && (d.Source != core.SourceNone || d.Duration != 0 || d.SandboxID != "") {
+					t.Errorf("429 decision %+v, want source none, no duration, no sandbox", d)
+				}
+			}
+		}},
+		testCase{"observer/one-decision-per-request", func(t *testing.T, s *suite) {
+			// docs/design.md §9: every answered session-key request is one
+			// decision, route-binding 403s included, the optional route's
+			// pass-through excluded.
+			rec := &decisionRecorder{}
+			e := s.newEnv(t, core.WithObserver(rec))
+			steps := []struct {
+				path   string
+				keys   []string
+				status int
+				code   core.Code // "": no decision
+				id     string
+			}{
+				{PathProtected, []string{KeyRunning}, 200, core.CodeAccepted, SandboxRunning},
+				{PathProtected, nil, 401, core.CodeMissingKey, ""},
+				{PathProtected, []string{KeyRunning, KeyRunning}, 401, core.CodeMalformedKey, ""},
+				{PathProtected, []string{KeyUnknown}, 401, core.CodeInvalidKey, ""},
+				{PathProtected, []string{KeyFor(core.StatusPaused)}, 401, core.CodeNotRunning, sandboxFor(core.StatusPaused)},
+				{SandboxPath(SandboxOwnerless), []string{KeyRunning}, 403, core.CodeSandboxMismatch, SandboxRunning},
+				{SandboxPath(SandboxRunning), []string{KeyRunning}, 200, core.CodeAccepted, SandboxRunning},
+				{SandboxPath(SandboxRunning), nil, 401, core.CodeMissingKey, ""},
+				{SandboxPath("sb%2541"), []string{keyForID("sbA")}, 403, core.CodeSandboxMismatch, "sbA"},
+				{PathOptional, nil, 200, "", ""},
+				{PathOptional, []string{KeyOwnerless}, 200, core.CodeAccepted, SandboxOwnerless},
+				// The handler's own check answers 401; the validator accepted.
+				{PathProtected + "?require_owner", []string{KeyOwnerless}, 401, core.CodeAccepted, SandboxOwnerless},
+				{PathOptional, []string{KeyUnknown}, 401, core.CodeInvalidKey, ""},
+			}
+			var want []core.Code
+			running := map[string]bool{} // keys of running sandboxes looked up once: cached from then on
+			for i, st := range steps {
+				r := e.get(st.path, st.keys...)
+				if r.status != st.status {
+					t.Errorf("request %d, %s: status %d %q, want %d", i, st.path, r.status, r.body, st.status)
+				}
+				if st.code != "" {
+					want = append(want, st.code)
+				}
+				got := rec.all()
+				if len(got) != len(want) {
+					t.Fatalf("after request %d (%s, %d keys): %d decisions, want %d: %+v", i, st.path, len(st.keys), len(got), len(want), got)
+				}
+				if st.code == "" {
+					continue
+				}
+				d := got[len(got)-1]
+				if d.Code != st.code || d.SandboxID != st.id {
+					t.Errorf("request %d, %s: decision %+v, want code %s, sandbox %q", i, st.path, d, st.code, st.id)
+				}
+				if len(st.keys) != 1 { // answered before any lookup
+					if d.Source != core.SourceNone || d.Duration != 0 {
+						t.Errorf("request %d, %s: decision %+v, want source none and no duration", i, st.path, d)
+					}
+					continue
+				}
+				wantSource := core.SourceStore
+				if s.cached && running[st.keys[0]] {
+					wantSource = core.SourceCache
+					if s.recheck {
+						wantSource = core.SourceRecheck
+					}
+				}
+				if s.wrap == nil && d.Source != wantSource {
+					t.Errorf("request %d, %s: decision source %s, want %s", i, st.path, d.Source, wantSource)
+				}
+				if st.id != "" && st.code != core.CodeNotRunning {
+					running[st.keys[0]] = true
+				}
+			}
+			expectCodes(t, rec.all(), want)
+		}},
+	)
 	return cs
+}
+
+// expectCodes asserts that got holds exactly one decision per code of want,
+// in order.
+func expectCodes(t *testing.T, got []core.Decision, want []core.Code) {
+	t.Helper()
+	codes := make([]core.Code, len(got))
+	for i, d := range got {
+		codes[i] = d.Code
+	}
+	if !slices.Equal(codes, want) {
+		t.Errorf("observed decisions %v, want %v", codes, want)
+	}
 }
 
 // cacheCases pin the cache's own promises over HTTP; they run in the

@@ -2,6 +2,7 @@ package authtest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"log"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ type suite struct {
 	wrap    StoreWrapper
 	cached  bool // the "cached/" and "recheck/" variants: a cache.Cache in front of the store
 	recheck bool // the "recheck/" variant: every entry is stale at once
+
+	noEscapedSlash bool // WithoutEscapedSlash
 }
 
 // suiteTTL is the cache TTL of the "cached/" variant: long enough that every
@@ -122,6 +126,12 @@ func (s *suite) newEnv(t *testing.T, opts ...core.Option) *env {
 		t.Fatal("factory returned a nil handler")
 	}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request of getFrom comes from another client: the server sees
+		// the address it names, as if another peer had connected.
+		if addr := r.Header.Get(remoteAddrHeader); addr != "" {
+			r.Header.Del(remoteAddrHeader)
+			r.RemoteAddr = addr
+		}
 		h.ServeHTTP(&countingWriter{ResponseWriter: w, n: &e.headers}, r)
 	})
 	e.srv = httptest.NewUnstartedServer(counted)
@@ -132,6 +142,24 @@ func (s *suite) newEnv(t *testing.T, opts ...core.Option) *env {
 		e.assertNoKeyLogged()
 	})
 	return e
+}
+
+// decisionRecorder is a core.Observer keeping every decision, in order.
+type decisionRecorder struct {
+	mu        sync.Mutex
+	decisions []core.Decision
+}
+
+func (o *decisionRecorder) ObserveDecision(_ context.Context, d core.Decision) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.decisions = append(o.decisions, d)
+}
+
+func (o *decisionRecorder) all() []core.Decision {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]core.Decision(nil), o.decisions...)
 }
 
 // countingWriter counts status lines written through it.
@@ -174,6 +202,25 @@ func (e *env) get(path string, keys ...string) result {
 	for _, k := range keys {
 		req.Header.Add(core.HeaderName, k)
 	}
+	return e.do(req)
+}
+
+// remoteAddrHeader carries the remote address getFrom's request is to have.
+// The suite's server takes it off before the adapter sees the request.
+const remoteAddrHeader = "X-Authtest-Remote-Addr"
+
+// getFrom is get from another client, at remoteAddr ("198.51.100.7:4321"):
+// every other request of a case comes from the loopback address.
+func (e *env) getFrom(remoteAddr, path string, keys ...string) result {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, k := range keys {
+		req.Header.Add(core.HeaderName, k)
+	}
+	req.Header.Set(remoteAddrHeader, remoteAddr)
 	return e.do(req)
 }
 

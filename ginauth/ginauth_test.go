@@ -57,7 +57,29 @@ func factory(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handle
 	return newEngine(t, v, endpoint, io.Discard)
 }
 
-func TestConformance(t *testing.T) { authtest.Run(t, factory) }
+// TestConformance runs the suite on gin's default configuration, which
+// matches on the decoded path: a sandbox id with an escaped "/" is two
+// segments there, and gin answers 404 (WithoutEscapedSlash).
+func TestConformance(t *testing.T) { authtest.Run(t, factory, authtest.WithoutEscapedSlash()) }
+
+// rawPathFactory returns the suite's factory on an engine matching on
+// r.URL.RawPath, with its parameters unescaped by gin or not.
+func rawPathFactory(unescape bool) authtest.Factory {
+	return func(t testing.TB, v *core.Validator, endpoint http.Handler) http.Handler {
+		e := newEngine(t, v, endpoint, io.Discard)
+		e.UseRawPath, e.UnescapePathValues = true, unescape
+		return e
+	}
+}
+
+// TestConformanceRawPath: with UseRawPath and UnescapePathValues (what
+// cmd/sandboxd sets), and with UseRawPath alone, where gin hands out the
+// parameters still escaped, every escaped id is routed and compared as by
+// net/http, the escaped "/" included.
+func TestConformanceRawPath(t *testing.T) {
+	t.Run("unescaped", func(t *testing.T) { authtest.Run(t, rawPathFactory(true)) })
+	t.Run("escaped", func(t *testing.T) { authtest.Run(t, rawPathFactory(false)) })
+}
 
 // switchStore serves a MemoryStore, or fails every lookup while down is set.
 type switchStore struct {
