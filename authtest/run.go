@@ -406,17 +406,18 @@ func cases() []testCase {
 				e.expectAccepted(e.getFrom(other, p, KeyRunning), SandboxRunning)
 				want = append(want, core.CodeAccepted)
 			}
-			// The limited client's valid key: a fresh cache hit is never
-			// limited; without a cache the key would need a lookup, and
-			// the client has no attempt left.
+			// The limited client's valid key: a key the cache holds (fresh,
+			// or stale and about to be rechecked) is never limited (§2 row
+			// 1b); without a cache the key would need a lookup, and the
+			// client has no attempt left.
 			e.resetCounts()
 			r := e.get(PathProtected, KeyRunning)
 			switch {
-			case s.cached && !s.recheck:
+			case s.cached:
 				e.expectAccepted(r, SandboxRunning)
-			case !s.cached && s.wrap == nil:
+			case s.wrap == nil:
 				e.expectRejected(r, core.ErrTooManyFailures)
-			case r.status == http.StatusOK: // a stale entry about to be rechecked may be exempt
+			case r.status == http.StatusOK: // the wrapper may be a cache of its own
 				e.expectAccepted(r, SandboxRunning)
 			default:
 				e.expectRejected(r, core.ErrTooManyFailures)
