@@ -100,7 +100,7 @@ func chiRouter(v *core.Validator, a *app) (http.Handler, error) {
 	r.MethodNotAllowed(notFound)
 	for _, rt := range a.routes() {
 		h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			rt.h(w, req, func(name string) string { return core.RouteParam(req, chi.URLParam(req, name)) })
+			rt.h(w, req, func(name string) string { return chiauth.RouteParam(req, name) })
 		})
 		for _, m := range methods(rt.method) {
 			if rt.session {
@@ -126,7 +126,7 @@ func ginRouter(v *core.Validator, a *app) (http.Handler, error) {
 	e.UseRawPath, e.UnescapePathValues = true, true
 	e.NoRoute(func(c *gin.Context) { notFound(c.Writer, c.Request) })
 	for _, rt := range a.routes() {
-		h := func(c *gin.Context) { rt.h(c.Writer, c.Request, c.Param) }
+		h := func(c *gin.Context) { rt.h(c.Writer, c.Request, func(name string) string { return ginauth.RouteParam(c, name) }) }
 		for _, m := range methods(rt.method) {
 			if rt.session {
 				e.Handle(m, colonPattern(rt.pattern), auth, h)
