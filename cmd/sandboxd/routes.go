@@ -126,7 +126,9 @@ func ginRouter(v *core.Validator, a *app) (http.Handler, error) {
 	e.UseRawPath, e.UnescapePathValues = true, true
 	e.NoRoute(func(c *gin.Context) { notFound(c.Writer, c.Request) })
 	for _, rt := range a.routes() {
-		h := func(c *gin.Context) { rt.h(c.Writer, c.Request, func(name string) string { return ginauth.RouteParam(c, name) }) }
+		h := func(c *gin.Context) {
+			rt.h(c.Writer, c.Request, func(name string) string { return ginauth.RouteParam(c, name) })
+		}
 		for _, m := range methods(rt.method) {
 			if rt.session {
 				e.Handle(m, colonPattern(rt.pattern), auth, h)
