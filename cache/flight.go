@@ -407,7 +407,12 @@ func (s *Cache) do(ctx context.Context, r *round) (info *core.SandboxInfo, src c
 			s.observe(ev, n)
 		}
 		info, src, err = s.wait(ctx, f)
-		if late && ctx.Err() == nil && f.finishedNow() && f.tainted(joined) {
+		if late && f.finishedNow() && f.tainted(joined) {
+			// A caller whose context ended as the call finished may have
+			// been handed the answer: it must never take a tainted one.
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, src, false, cerr
+			}
 			return nil, src, true, nil
 		}
 		return info, src, false, err
