@@ -31,7 +31,10 @@ const (
 // writes. So when the database is slow, a flood of distinct unknown keys —
 // each a lookup of its own, since only accepted keys are cached — takes at
 // most the slots and is answered 503 with Retry-After once they are busy,
-// while cached valid keys still get their secrets. With a single connection
+// while valid keys with a fresh cache entry still get their secrets (a stale
+// entry's recheck needs a slot like any lookup, and answers 503 while they
+// are all busy: the TTL bounds how long a key is served without asking the
+// database). With a single connection
 // there is nothing to reserve: the one slot shares it.
 //
 //	--db-max-conns 25 → 20 lookups at once; 10 → 8; 5 → 4; 2 → 1; 1 → 1
