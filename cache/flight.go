@@ -36,9 +36,8 @@ type flight struct {
 	puts  uint64            // ...after s.puts was this
 	start time.Time         // the Cache's clock when it began: the age of what it finds
 
-	parent      context.Context // the runner's context: values, and its departure
-	deadline    time.Time       // the call's deadline (real clock; monotonic if ownDeadline)
-	ownDeadline bool            // deadline is the lookup timeout's, not parent's
+	parent   context.Context // the runner's context: values, and its departure
+	deadline time.Time       // the call's deadline: the runner's or the lookup timeout's, the earlier
 
 	waiters     int    // callers waiting for the result, the runner until it leaves
 	lateJoiners int    // callers that joined after an InvalidateSandbox since gen
@@ -56,7 +55,7 @@ type flight struct {
 	watching   bool          // stopRelay and timer are set up
 	state      atomic.Uint32 // live, or why the call's context ended: Err without the lock
 	stopRelay  func() bool   // stops the context.AfterFunc on parent
-	timer      *time.Timer   // the lookup timeout's, when ownDeadline
+	timer      *time.Timer   // fires at deadline
 
 	prev, next *flight     // neighbours in list
 	list       *flightList // the list f is in: s.checked or s.unchecked; nil once finished
@@ -182,9 +181,7 @@ func (f *flight) watchLocked() {
 	if !f.runnerGone {
 		f.stopRelay = context.AfterFunc(f.parent, f.parentDone)
 	}
-	if f.ownDeadline {
-		f.timer = time.AfterFunc(time.Until(f.deadline), f.expire)
-	}
+	f.timer = time.AfterFunc(time.Until(f.deadline), f.expire)
 }
 
 // Err implements context.Context. It looks at the runner's context and the
@@ -194,7 +191,7 @@ func (f *flight) Err() error {
 	if err := f.cerr(); err != nil {
 		return err
 	}
-	if f.parent.Err() == nil && (!f.ownDeadline || time.Until(f.deadline) > 0) {
+	if f.parent.Err() == nil && time.Until(f.deadline) > 0 {
 		return nil
 	}
 	f.s.mu.Lock()
@@ -234,7 +231,7 @@ func (f *flight) pollLocked() {
 			f.runnerLeftLocked(err)
 		}
 	}
-	if f.state.Load() == live && f.ownDeadline && time.Until(f.deadline) <= 0 {
+	if f.state.Load() == live && time.Until(f.deadline) <= 0 {
 		f.cancelLocked(context.DeadlineExceeded)
 	}
 }
@@ -261,7 +258,7 @@ func (f *flight) expire() {
 // The runner itself stays in the call until the store returns.
 func (f *flight) runnerLeftLocked(err error) {
 	f.runnerGone = true
-	if errors.Is(err, context.DeadlineExceeded) && !f.ownDeadline {
+	if errors.Is(err, context.DeadlineExceeded) { // the call's deadline is no later
 		f.cancelLocked(context.DeadlineExceeded)
 		return
 	}
@@ -445,9 +442,15 @@ func (s *Cache) startLocked(ctx context.Context, r *round, stale *entry) *flight
 	if s.clock != nil {
 		f.start = s.clock()
 	}
-	f.deadline, f.ownDeadline = real.Add(s.timeout), true
-	if pd, ok := ctx.Deadline(); ok && !pd.After(f.deadline) {
-		f.deadline, f.ownDeadline = pd, false
+	// The call keeps its deadline itself (its timer, armed only if the
+	// store asks for Done, or a clock read in Err) rather than rely on the
+	// runner's context to end at it: the validator hands a cache a context
+	// that carries its lookup timeout as a deadline without arming a timer
+	// for it (core's sourceLookup contract), so a miss costs no timer at
+	// all unless the store watches Done.
+	f.deadline = real.Add(s.timeout)
+	if pd, ok := ctx.Deadline(); ok && pd.Before(f.deadline) {
+		f.deadline = pd
 	}
 	s.flights[r.d] = f
 	s.checked.push(f)

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrNotFound is returned by a Store when no sandbox has the presented key
@@ -54,8 +55,32 @@ type Peeker interface {
 // sourceLookup is implemented by a Store that can say where an answer came
 // from (package cache: a stale-entry recheck or a full store lookup), for the
 // Source of a Decision. Stores without it count as SourceStore.
+//
+// Such a store must bound its work by ctx's Deadline itself: the validator
+// hands it a context that carries the lookup timeout as its deadline but
+// whose Done does not close at that deadline (no timer is armed for it; the
+// cache arms one only if its own store asks for Done). Done still closes
+// when the request ends.
 type sourceLookup interface {
 	LookupSandboxSource(ctx context.Context, key string) (*SandboxInfo, Source, error)
+}
+
+// deadlineCtx is ctx with an earlier deadline that nothing enforces but the
+// store it is handed to (a sourceLookup).
+type deadlineCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// withDeadline returns ctx with deadline d, or ctx itself if its own is
+// earlier.
+func withDeadline(ctx context.Context, d time.Time) context.Context {
+	if pd, ok := ctx.Deadline(); ok && !pd.After(d) {
+		return ctx
+	}
+	return &deadlineCtx{Context: ctx, deadline: d}
 }
 
 // holder is implemented by a Store that keeps entries of keys it has

@@ -233,8 +233,16 @@ func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, Sourc
 	if err := ctx.Err(); err != nil { // the request is already gone: no store call
 		return nil, SourceNone, &Error{Code: CodeUnavailable, Err: err}
 	}
-	lctx, cancel := context.WithTimeout(ctx, v.timeout)
-	defer cancel()
+	var lctx context.Context
+	if v.sources != nil {
+		// A cache bounds its shared store call by the deadline it is given
+		// (sourceLookup): no timer to arm and stop on every miss.
+		lctx = withDeadline(ctx, time.Now().Add(v.timeout))
+	} else {
+		c, cancel := context.WithTimeout(ctx, v.timeout)
+		defer cancel()
+		lctx = c
+	}
 	info, src, err := v.callStore(lctx, key)
 	switch {
 	case err == nil && info == nil:
