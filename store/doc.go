@@ -36,7 +36,9 @@
 // (one statement or one transaction: a concurrent lookup sees the sandbox
 // before or after, never in between):
 //
-//   - PauseSandbox: PAUSED, and the key digest cleared. The key is unknown
+//   - PauseSandbox: PAUSED, and the key digest replaced by one that no key
+//     has (the complement of a SHA-256 digest of the id), so nobody holds a
+//     key of the paused sandbox; the column stays NOT NULL. The old key is unknown
 //     from then on (the validator answers "Invalid session API key"), also
 //     after a resume: a key that leaked while the sandbox ran never works
 //     again.

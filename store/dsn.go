@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -30,24 +31,97 @@ var (
 	// scheme matches a URL scheme followed by "//" (a Windows drive letter,
 	// C:\x.db, has no "//").
 	schemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
-	// keywordRE matches a libpq keyword=value pair at the start of the
-	// string or after white space: the connection-string form that pgx (and
-	// libpq) accept beside URLs.
-	keywordRE = regexp.MustCompile(`(?i)(?:^|\s)(?:` + strings.Join([]string{
-		"host", "hostaddr", "port", "dbname", "user", "password", "passfile", "channel_binding",
+	// userPassRE matches a string that starts like user:password@host (a
+	// Go MySQL DSN, a URL without its scheme): never a SQLite path worth
+	// guessing at, and it may hold a password. A Windows drive letter (one
+	// letter before the colon) and a path (a slash before the colon) do not
+	// match.
+	userPassRE = regexp.MustCompile(`^[^\s/\\:@]{2,}:[^\s@]*@`)
+	// pgKeywords are the keywords of a PostgreSQL key=value connection
+	// string that libpq and pgx know, exactly as they are spelled (they are
+	// case-sensitive: HOST=x is not a keyword).
+	pgKeywords = map[string]bool{}
+)
+
+func init() {
+	for _, k := range []string{
+		"host", "hostaddr", "port", "dbname", "database", "user", "password", "passfile", "channel_binding",
 		"connect_timeout", "client_encoding", "options", "application_name", "fallback_application_name",
 		"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
 		"replication", "gssencmode", "sslmode", "requiressl", "sslcompression", "sslcert", "sslkey",
-		"sslpassword", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "sslnegotiation", "requirepeer",
-		"ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib", "service",
+		"sslcertmode", "sslpassword", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "sslnegotiation", "requirepeer",
+		"ssl_min_protocol_version", "ssl_max_protocol_version", "min_protocol_version", "max_protocol_version",
+		"krbsrvname", "krbspn", "gsslib", "service", "servicefile", "require_auth",
 		"target_session_attrs", "load_balance_hosts",
-	}, "|") + `)\s*=`)
-)
+		// pgx's own
+		"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode",
+	} {
+		pgKeywords[k] = true
+	}
+}
 
-// classify tells what dsn names. A string that looks like a connection
-// string of another database, or a URL of another scheme, is refused rather
-// than taken for a SQLite file name (which Open would create).
+// keywordValue reports whether s, as a whole, is a PostgreSQL key=value
+// connection string: white-space separated keyword=value pairs (white space
+// around "=" allowed, values single-quoted with \' and \\ escapes or
+// unquoted with \ escapes, as pgx reads them), every keyword a known one.
+// started reports whether s at least starts with a known keyword and "=".
+func keywordValue(s string) (ok, started bool) {
+	const space = " \t\n\r\v\f"
+	s = strings.TrimLeft(s, space)
+	if s == "" {
+		return false, false
+	}
+	for first := true; s != ""; first = false {
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			return false, !first
+		}
+		key := strings.Trim(s[:eq], space)
+		if !pgKeywords[key] {
+			return false, !first
+		}
+		started = true
+		s = strings.TrimLeft(s[eq+1:], space)
+		if strings.HasPrefix(s, "'") {
+			end, closed := 1, false
+			for ; end < len(s); end++ {
+				if s[end] == '\\' {
+					end++
+					continue
+				}
+				if s[end] == '\'' {
+					closed = true
+					break
+				}
+			}
+			if !closed {
+				return false, true
+			}
+			s = s[end+1:]
+			if s != "" && !strings.ContainsRune(space, rune(s[0])) {
+				return false, true
+			}
+		} else {
+			end := 0
+			for ; end < len(s) && !strings.ContainsRune(space, rune(s[end])); end++ {
+				if s[end] == '\\' {
+					end++
+				}
+			}
+			s = s[min(end, len(s)):]
+		}
+		s = strings.TrimLeft(s, space)
+	}
+	return true, true
+}
+
+// classify tells what dsn names (surrounding white space ignored). A string
+// that looks like a connection string of another database, a JDBC URL, a
+// URL of another scheme or user:password@host is refused rather than taken
+// for a SQLite file name (which Open would create); the error never quotes
+// it, since it may hold a password.
 func classify(dsn string) (dsnKind, error) {
+	dsn = strings.TrimSpace(dsn)
 	if dsn == "" {
 		return 0, errors.New("sandboxauth/store: empty database DSN: " + acceptedForms)
 	}
@@ -61,20 +135,51 @@ func classify(dsn string) (dsnKind, error) {
 		// Only the scheme is named: the rest may hold a password.
 		return 0, fmt.Errorf("sandboxauth/store: unsupported database URL scheme %q: %s", truncate(m[1], 32), acceptedForms)
 	}
-	if keywordRE.MatchString(dsn) {
+	lower := strings.ToLower(dsn)
+	switch {
+	case strings.HasPrefix(lower, "file:"):
+		return dsnSQLite, nil
+	case strings.HasPrefix(lower, "jdbc:"):
+		return 0, errors.New("sandboxauth/store: a JDBC URL is not a Go database DSN (drop the jdbc: prefix of a PostgreSQL URL): " + acceptedForms)
+	}
+	// A value of a key=value string may hold "://" or "@"
+	// (application_name=svc://x, password=a@b): this comes first.
+	switch ok, started := keywordValue(dsn); {
+	case ok:
 		return dsnPostgres, nil
+	case started:
+		return 0, errors.New("sandboxauth/store: malformed PostgreSQL key=value connection string (unknown keyword or unterminated quote; write ./name or file:name for a SQLite file whose name starts with keyword=): " + acceptedForms)
+	}
+	switch {
+	case strings.Contains(dsn, "://"):
+		return 0, errors.New("sandboxauth/store: unsupported database URL (a scheme:// inside the string; write file:name for a SQLite file whose name holds one): " + acceptedForms)
+	case userPassRE.MatchString(dsn):
+		return 0, errors.New("sandboxauth/store: a user:password@host connection string is not supported (write ./name or file:name for a SQLite file whose name looks like one): " + acceptedForms)
 	}
 	return dsnSQLite, nil
 }
 
 // IsPostgres reports whether Open takes dsn for PostgreSQL: a postgres:// or
-// postgresql:// URL, or a key=value connection string such as
-// "host=db port=5432 user=app password=... dbname=sandboxes". A server uses
-// it to decide whether to start the change feed (Listen accepts the same
+// postgresql:// URL (scheme in any case), or a string made entirely of
+// PostgreSQL keyword=value pairs, keywords spelled exactly (lower case), such
+// as "host=db port=5432 user=app password=... dbname=sandboxes". Surrounding
+// white space is ignored. Everything else that Open accepts is a SQLite
+// file: to name a SQLite file that would read as a connection string
+// ("host=x.db"), write "./host=x.db" or "file:host=x.db". A server uses it
+// to decide whether to start the change feed (Listen accepts the same
 // forms).
 func IsPostgres(dsn string) bool {
 	k, err := classify(dsn)
 	return err == nil && k == dsnPostgres
+}
+
+// shown is how an error quotes a SQLite path: never a string that could
+// hold a password (an @ or a ://).
+func shown(path string) string {
+	if strings.Contains(path, "@") || strings.Contains(path, "://") {
+		return "(path not shown: it contains @ or ://)"
+	}
+	return strconv.Quote(path)
 }
 
 // sqlitePath returns the file path of a SQLite DSN: without its query
@@ -100,11 +205,15 @@ func checkSQLiteDir(path string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("sandboxauth/store: SQLite database %q: directory %q does not exist", path, dir)
+		return fmt.Errorf("sandboxauth/store: SQLite database %s: directory %s does not exist", shown(path), shown(dir))
 	case err != nil:
-		return fmt.Errorf("sandboxauth/store: SQLite database %q: %w", path, err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // without the path
+		}
+		return fmt.Errorf("sandboxauth/store: SQLite database %s: directory %s: %w", shown(path), shown(dir), err)
 	case !fi.IsDir():
-		return fmt.Errorf("sandboxauth/store: SQLite database %q: %q is not a directory", path, dir)
+		return fmt.Errorf("sandboxauth/store: SQLite database %s: %s is not a directory", shown(path), shown(dir))
 	}
 	return nil
 }
@@ -117,6 +226,10 @@ func sqliteOpenError(path string, err error) error {
 		if fi.IsDir() {
 			reason = " (it is a directory)"
 		} else if f, oerr := os.OpenFile(path, os.O_RDWR, 0); oerr != nil {
+			var pe *os.PathError
+			if errors.As(oerr, &pe) {
+				oerr = pe.Err // the path is named once, by shown
+			}
 			reason = " (" + oerr.Error() + ")"
 		} else {
 			f.Close()
@@ -127,11 +240,11 @@ func sqliteOpenError(path string, err error) error {
 			if errors.As(cerr, &pe) {
 				cerr = pe.Err
 			}
-			reason = " (cannot create a file in " + filepath.Dir(path) + ": " + cerr.Error() + ")"
+			reason = " (cannot create a file in " + shown(filepath.Dir(path)) + ": " + cerr.Error() + ")"
 		} else {
 			f.Close()
 			os.Remove(f.Name())
 		}
 	}
-	return fmt.Errorf("sandboxauth/store: open SQLite database %q%s: %w", path, reason, err)
+	return fmt.Errorf("sandboxauth/store: open SQLite database %s%s: %w", shown(path), reason, err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,7 @@ func Listen(ctx context.Context, pgURL string, inv Invalidator, opts ...ListenOp
 	case !IsPostgres(pgURL):
 		return nil, errors.New("sandboxauth/store: Listen: want a postgres:// or postgresql:// URL or a key=value connection string")
 	}
-	connCfg, err := pgx.ParseConfig(pgURL)
+	connCfg, err := pgx.ParseConfig(strings.TrimSpace(pgURL)) // as IsPostgres reads it
 	if err != nil {
 		return nil, fmt.Errorf("sandboxauth/store: Listen: parse PostgreSQL connection string: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the schema version this package migrates databases to. It
 // is recorded in the table sandboxauth_schema_version.
-const SchemaVersion = 2
+const SchemaVersion = 1
 
 // NotifyChannel is the PostgreSQL NOTIFY channel on which the triggers of the
 // sandboxes table announce changes. The payload is the id of the sandbox
@@ -27,8 +27,11 @@ const migrationLockID int64 = 0x736e646278617574
 // that release keeps its table and its rows, and this package never touches
 // them.
 //
-// Version 2 lets key_digest be NULL: a paused sandbox has no key
-// (docs/design.md §11).
+// A paused sandbox keeps a key digest: PauseSandbox stores one that no key
+// has (revokedDigest; docs/design.md §11), so key_digest
+// stays NOT NULL and pausing needs no schema change. (A SQLite migration
+// that rebuilds a table would have to run with foreign keys off, or a table
+// of the application that references sandboxes(id) would lose its rows.)
 var migrations = map[Dialect][][]string{
 	DialectSQLite: {{
 		`CREATE TABLE sandboxes (
@@ -40,25 +43,6 @@ var migrations = map[Dialect][][]string{
 			created_at    TEXT NOT NULL,
 			key_digest    TEXT NOT NULL CHECK (length(key_digest) = 64 AND key_digest NOT GLOB '*[^0-9a-f]*')
 		)`,
-		`CREATE UNIQUE INDEX sandboxes_key_digest ON sandboxes (key_digest)`,
-		`CREATE INDEX sandboxes_owner ON sandboxes (owner)`,
-	}, {
-		// SQLite cannot drop a NOT NULL constraint: the table is rebuilt
-		// (new table, copy, drop, rename, indexes again), inside the
-		// migration's transaction.
-		`CREATE TABLE sandboxes_v2 (
-			id            TEXT NOT NULL PRIMARY KEY CHECK (id <> ''),
-			owner         TEXT NOT NULL DEFAULT '',
-			spec_id       TEXT NOT NULL DEFAULT '',
-			status        TEXT NOT NULL CHECK (status IN ('STARTING', 'RUNNING', 'PAUSED', 'ERROR', 'MISSING')),
-			status_detail TEXT NOT NULL DEFAULT '',
-			created_at    TEXT NOT NULL,
-			key_digest    TEXT CHECK (key_digest IS NULL OR (length(key_digest) = 64 AND key_digest NOT GLOB '*[^0-9a-f]*'))
-		)`,
-		`INSERT INTO sandboxes_v2 (id, owner, spec_id, status, status_detail, created_at, key_digest)
-			SELECT id, owner, spec_id, status, status_detail, created_at, key_digest FROM sandboxes`,
-		`DROP TABLE sandboxes`,
-		`ALTER TABLE sandboxes_v2 RENAME TO sandboxes`,
 		`CREATE UNIQUE INDEX sandboxes_key_digest ON sandboxes (key_digest)`,
 		`CREATE INDEX sandboxes_owner ON sandboxes (owner)`,
 	}},
@@ -96,11 +80,6 @@ var migrations = map[Dialect][][]string{
 			FOR EACH ROW EXECUTE FUNCTION sandboxauth_notify_sandbox()`,
 		`CREATE TRIGGER sandboxes_notify_truncate AFTER TRUNCATE ON sandboxes
 			FOR EACH STATEMENT EXECUTE FUNCTION sandboxauth_notify_sandbox()`,
-	}, {
-		// The CHECK (key_digest ~ ...) holds for NULL. The trigger compares
-		// whole rows (OLD IS DISTINCT FROM NEW), so a pause, a resume and a
-		// rotation, which change key_digest, notify like a status change.
-		`ALTER TABLE sandboxes ALTER COLUMN key_digest DROP NOT NULL`,
 	}},
 }
 

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -28,8 +30,8 @@ const (
 
 // SQL is the database/sql Backend on SQLite or PostgreSQL. Sandboxes are kept
 // in the table sandboxes with the SHA-256 hex digest of their key (unique
-// index; NULL while the sandbox has no key, after a pause); the key itself is
-// never sent to the database. Every write is a single statement or a single
+// index; after a pause, a digest that no key has: revokedDigest); the key
+// itself is never sent to the database. Every write is a single statement or a single
 // transaction, so it is atomic. SQL is safe for concurrent use; close it with
 // Close.
 type SQL struct {
@@ -93,6 +95,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 	if cfg.busyTimeout < time.Millisecond || cfg.busyTimeout > 10*time.Minute {
 		return nil, errors.New("sandboxauth/store: WithBusyTimeout: must be between 1ms and 10min")
 	}
+	dsn = strings.TrimSpace(dsn) // an env file's stray space or newline
 	kind, err := classify(dsn)
 	if err != nil {
 		return nil, err
@@ -151,7 +154,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		if path != "" {
-			return nil, fmt.Errorf("sandboxauth/store: SQLite database %q: %w", path, err)
+			return nil, fmt.Errorf("sandboxauth/store: SQLite database %s: %w", shown(path), err)
 		}
 		return nil, err
 	}
@@ -220,9 +223,9 @@ func newQueries(d Dialect) queries {
 		setStatus: r(`UPDATE sandboxes SET status = ?, status_detail = '' WHERE id = ?`),
 		del:       r(`DELETE FROM sandboxes WHERE id = ?`),
 		rotate:    r(`UPDATE sandboxes SET key_digest = ? WHERE id = ?`),
-		// Pausing clears the digest in the same statement that sets the
+		// Pausing replaces the digest in the same statement that sets the
 		// status: no lookup can find the key of a paused sandbox.
-		pause:           r(`UPDATE sandboxes SET status = 'PAUSED', status_detail = '', key_digest = NULL WHERE id = ?`),
+		pause:           r(`UPDATE sandboxes SET status = 'PAUSED', status_detail = '', key_digest = ? WHERE id = ?`),
 		statusForUpdate: r(`SELECT status FROM sandboxes WHERE id = ?` + forUpdate(d)),
 		resume:          r(`UPDATE sandboxes SET status = 'RUNNING', status_detail = '', key_digest = ? WHERE id = ?`),
 	}
@@ -404,13 +407,30 @@ func (s *SQL) RotateKey(ctx context.Context, sandboxID string) (string, error) {
 	return key, nil
 }
 
-// PauseSandbox implements Backend: one UPDATE sets the status and clears the
-// key digest.
+// PauseSandbox implements Backend: one UPDATE sets the status and replaces
+// the key digest with revokedDigest(sandboxID), which no key has, so nobody
+// holds a key of the paused sandbox (the column stays NOT NULL and unique;
+// no schema change). Pausing a paused sandbox changes nothing.
 func (s *SQL) PauseSandbox(ctx context.Context, sandboxID string) error {
 	if err := checkSandboxID(sandboxID); err != nil {
 		return err
 	}
-	return s.execOne(ctx, "pause sandbox", s.q.pause, sandboxID)
+	return s.execOne(ctx, "pause sandbox", s.q.pause, revokedDigest(sandboxID), sandboxID)
+}
+
+// revokedDigest is the key digest of a paused sandbox: the bitwise complement
+// of a SHA-256 digest of the sandbox id. It is a well-formed digest (64
+// lowercase hex digits, as the schema requires), one per sandbox (unique),
+// and the digest of no key: finding a key whose SHA-256 it is would be a
+// preimage attack on SHA-256, since nobody knows a preimage of it (unlike the
+// digest of any string that could be written down). Being a function of the
+// id, it makes a second pause a no-op that notifies nothing.
+func revokedDigest(sandboxID string) string {
+	sum := sha256.Sum256([]byte("sandboxauth/store: revoked key of sandbox " + sandboxID))
+	for i := range sum {
+		sum[i] = ^sum[i]
+	}
+	return hex.EncodeToString(sum[:])
 }
 
 // ResumeSandbox implements Backend: one transaction reads the status (row

@@ -100,6 +100,21 @@ func TestDialect(t *testing.T) {
 		"dir/hostname=x.db":                  false,
 		"":                                   false,
 		"mysql://u@h/db":                     false,
+		// Surrounding white space (an env file's) is ignored.
+		" postgres://h/db\n":                           true,
+		"\thost=h dbname=d ":                           true,
+		"host=h application_name=svc://x password=a@b": true,
+		// Keywords are case-sensitive and the whole string must be
+		// key=value pairs: these are SQLite files.
+		"HOST=upper.db":          false,
+		"/data/backup port=2.db": false,
+		"backup port=2.db":       false,
+		"Dbname=x.db":            false,
+		// host=x.db is a valid connection string (host x.db); ./ or file:
+		// makes it a SQLite file.
+		"host=x.db":      true,
+		"./host=x.db":    false,
+		"file:host=x.db": false,
 	} {
 		if got := store.IsPostgres(dsn); got != want {
 			t.Errorf("IsPostgres(%q) = %v", dsn, got)

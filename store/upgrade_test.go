@@ -92,9 +92,10 @@ var v1Schema = map[string][]string{
 	},
 }
 
-// A database made by the previous release (schema version 1) is migrated in
-// place: its sandboxes keep their keys, the lifecycle works on them, and the
-// user_secrets table that this package no longer owns keeps its rows.
+// A database made by the previous release (schema version 1) is opened as it
+// is (the schema is still version 1: nothing is migrated): its sandboxes keep
+// their keys, the lifecycle works on them, and the user_secrets table that
+// this package no longer owns keeps its rows.
 func TestUpgradeFromVersion1(t *testing.T) {
 	for name, dsn := range dsns(t) {
 		t.Run(name, func(t *testing.T) {
@@ -123,6 +124,9 @@ func TestUpgradeFromVersion1(t *testing.T) {
 			if err := s.DB().QueryRowContext(ctx, `SELECT MAX(version) FROM sandboxauth_schema_version`).Scan(&v); err != nil || v != store.SchemaVersion {
 				t.Fatalf("schema version after upgrade = %d, %v; want %d", v, err, store.SchemaVersion)
 			}
+			if store.SchemaVersion != 1 {
+				t.Fatalf("SchemaVersion = %d: a new version needs its migration tested here", store.SchemaVersion)
+			}
 			got, err := s.LookupSandbox(ctx, "old-key")
 			if err != nil || got.ID != "sb-old" || got.CreatedByUserID != "u1" || got.Status != core.StatusRunning {
 				t.Fatalf("the old sandbox after the upgrade: %+v, %v", got, err)
@@ -146,6 +150,54 @@ func TestUpgradeFromVersion1(t *testing.T) {
 			}
 			// Reopening is a no-op.
 			openT(t, dsn)
+		})
+	}
+}
+
+// A table of the application that references sandboxes(id), with or without
+// ON DELETE CASCADE, keeps its rows when a previous release's database is
+// opened and through the whole key lifecycle: nothing drops or rebuilds the
+// sandboxes table (foreign keys are on: Open's default).
+func TestOpenKeepsRowsOfReferencingTables(t *testing.T) {
+	for _, action := range []string{"ON DELETE CASCADE", ""} {
+		t.Run("references "+action, func(t *testing.T) {
+			dsn := sqlitePath(t)
+			raw, err := sql.Open("sqlite", dsn+"?_pragma=foreign_keys(1)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts := append([]string{}, v1Schema["sqlite"]...)
+			stmts = append(stmts,
+				`CREATE TABLE app_events (sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) `+action+`, what TEXT)`,
+				`INSERT INTO app_events VALUES ('sb-old', 'started')`)
+			for _, stmt := range stmts {
+				if _, err := raw.Exec(stmt); err != nil {
+					raw.Close()
+					t.Fatalf("%v\n%s", err, stmt)
+				}
+			}
+			raw.Close()
+			s := openT(t, dsn)
+			ctx := testCtx(t)
+			count := func(when string) {
+				t.Helper()
+				var n int
+				if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM app_events`).Scan(&n); err != nil || n != 1 {
+					t.Fatalf("app_events %s: %d rows, %v; want 1", when, n, err)
+				}
+			}
+			count("after Open")
+			if err := s.PauseSandbox(ctx, "sb-old"); err != nil {
+				t.Fatal(err)
+			}
+			count("after PauseSandbox")
+			if _, err := s.ResumeSandbox(ctx, "sb-old"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.RotateKey(ctx, "sb-old"); err != nil {
+				t.Fatal(err)
+			}
+			count("after ResumeSandbox and RotateKey")
 		})
 	}
 }
@@ -200,6 +252,64 @@ func TestOpenConnectionStringForms(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("Open left files behind: %v", entries)
+	}
+}
+
+// A DSN that is not exactly one of the accepted forms (a leading space from
+// an env file, a JDBC URL, user:password@host, a scheme:// further in, a
+// malformed key=value string) is never taken for a SQLite path, and no
+// error quotes it: none shows the password, each names the accepted forms,
+// none leaves a file behind.
+func TestOpenNeverShowsPasswordOfMisshapenDSN(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx := testCtx(t)
+	for _, dsn := range []string{
+		"jdbc:postgresql://app:hunter2@db.internal/sandboxes",
+		"JDBC:postgresql://app:hunter2@db.internal/sandboxes",
+		"app:hunter2@tcp(db.internal:3306)/sandboxes",
+		"app:hunter2@db.internal/sandboxes",
+		"db/x//mysql://app:hunter2@db.internal/sandboxes",
+		"x.db mysql://app:hunter2@h/db",
+		"host=db.internal password='hunter2",
+		"host=db.internal Password=hunter2",
+	} {
+		_, err := store.Open(ctx, dsn)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "key=value") {
+			t.Errorf("Open(%q) = %v; want an error naming the accepted forms and not the password", dsn, err)
+		}
+	}
+	// A PostgreSQL URL with a leading space is PostgreSQL: it fails to
+	// connect (port 1), never as a SQLite path.
+	for _, dsn := range []string{
+		" postgres://app:hunter2@127.0.0.1:1/sandboxes?connect_timeout=2",
+		"postgres://app:hunter2@127.0.0.1:1/sandboxes?connect_timeout=2\n",
+	} {
+		_, err := store.Open(ctx, dsn)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(strings.ToLower(err.Error()), "sqlite") {
+			t.Errorf("Open(%q) = %v", dsn, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Open left files behind: %v", entries)
+	}
+	// A SQLite path that holds an @ is not quoted in an error.
+	p := filepath.Join(dir, "no-such-dir", "app:hunter2@db.sqlite")
+	if _, err := store.Open(ctx, p); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Open(a SQLite path with an @ in a missing directory) = %v", err)
+	}
+	// ./ and file: name SQLite files whose names read otherwise.
+	for _, dsn := range []string{"./host=x.db", "file:host=y.db", "./user:pw@z.db"} {
+		s := openT(t, dsn)
+		if s.Dialect() != store.DialectSQLite {
+			t.Errorf("Open(%q): dialect %s", dsn, s.Dialect())
+		}
 	}
 }
 

@@ -44,6 +44,19 @@ func testPause(t *testing.T, b Backend) {
 	if err := b.PauseSandbox(c, "no-such-sandbox"); !errors.Is(err, core.ErrNotFound) {
 		t.Fatalf("PauseSandbox(unknown) = %v; want core.ErrNotFound", err)
 	}
+	// A sandbox the runtime reported PAUSED still has its key: pausing it
+	// revokes the key all the same.
+	reported, reportedKey := create(t, b, store.NewSandbox{Owner: "u"})
+	if err := b.SetStatus(c, reported.ID, core.StatusPaused); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PauseSandbox(c, reported.ID); err != nil {
+		t.Fatalf("PauseSandbox after SetStatus(PAUSED): %v", err)
+	}
+	if err := b.SetStatus(c, reported.ID, core.StatusRunning); err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, b, reportedKey, "key of a sandbox reported PAUSED, then paused, then reported RUNNING")
 	sameInfo(t, lookup(t, b, otherKey), other)
 }
 
