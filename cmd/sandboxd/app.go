@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -154,21 +155,31 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) boo
 		}
 		return false
 	}
-	if len(strings.TrimSpace(string(body))) == 0 && emptyOK {
+	// Only JSON's white space (RFC 8259: space, tab, CR, LF) makes a body
+	// empty; U+00A0 and the like are not JSON at all.
+	if len(bytes.Trim(body, " \t\r\n")) == 0 && emptyOK {
 		return true
 	}
 	if err := checkStrictJSON(body, v); err != nil {
 		writeDetail(w, http.StatusBadRequest, err.Error())
 		return false
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	// The body must be one object: null, an array or a scalar is refused
+	// (decoding null into a struct would quietly leave it zero).
+	if tok, err := json.NewDecoder(bytes.NewReader(body)).Token(); err != nil || tok != json.Delim('{') {
+		writeDetail(w, http.StatusBadRequest, "Malformed JSON body: want a JSON object")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeDetail(w, http.StatusBadRequest, "Malformed JSON body: "+err.Error())
 		return false
 	}
-	if dec.More() {
-		writeDetail(w, http.StatusBadRequest, "Malformed JSON body: trailing data")
+	// Nothing but white space may follow the object. (dec.More() would not
+	// do: it is false before a stray } or ].)
+	if _, err := dec.Token(); err != io.EOF {
+		writeDetail(w, http.StatusBadRequest, "Malformed JSON body: trailing data after the object")
 		return false
 	}
 	return true
@@ -233,7 +244,7 @@ func (a *app) setStatus(w http.ResponseWriter, r *http.Request, p params) {
 	id := p("id")
 	err := a.db.SetStatus(r.Context(), id, status)
 	a.invalidate(id) // even on error: the cache must never be fresher than the store
-	if !a.answerWrite(w, r, err) {
+	if !a.answerSandboxWrite(w, r, err) {
 		return
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "sandbox status changed", slog.String("sandbox_id", id), slog.String("status", string(status)))
@@ -245,7 +256,7 @@ func (a *app) deleteSandbox(w http.ResponseWriter, r *http.Request, p params) {
 	id := p("id")
 	err := a.db.DeleteSandbox(r.Context(), id)
 	a.invalidate(id)
-	if !a.answerWrite(w, r, err) {
+	if !a.answerSandboxWrite(w, r, err) {
 		return
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "sandbox deleted", slog.String("sandbox_id", id))
@@ -270,6 +281,18 @@ func (a *app) putSecret(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// answerSandboxWrite is answerWrite for a route that names a sandbox: an id
+// the store refuses as invalid (too long, not UTF-8, ...) is one no sandbox
+// can have, so it is 404 like any unknown sandbox (docs/design.md §10). The
+// request's other input (a status) is checked before the store is called.
+func (a *app) answerSandboxWrite(w http.ResponseWriter, r *http.Request, err error) bool {
+	if errors.Is(err, store.ErrInvalidInput) {
+		writeDetail(w, http.StatusNotFound, "Sandbox not found")
+		return false
+	}
+	return a.answerWrite(w, r, err)
 }
 
 // answerWrite maps a store write error to its answer; true means success.

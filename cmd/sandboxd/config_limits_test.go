@@ -98,6 +98,17 @@ func TestDescribeDB(t *testing.T) {
 		"postgres://u:secret@h:notaport/db":                                      "(unparseable database URL)",
 		"postgresql://u@h/db?sslpassword=secret&password=secret&sslmode=require": "",
 		"host=h application_name='my app'":                                       "host=h application_name='my app'",
+		// A value holding "://" does not make a key=value string a URL.
+		"sslrootcert=/etc/ssl/root.crt host=db user=app password=secret application_name=svc://x": "sslrootcert=/etc/ssl/root.crt host=db user=app password=xxxxx application_name=svc://x",
+		"host=/var/run/postgresql password=a/b://c-secret dbname=x":                               "host=/var/run/postgresql password=xxxxx dbname=x",
+		" host=h password=secret\n": "host=h password=xxxxx",
+		// Strings the store refuses are not shown where they may hold one.
+		"jdbc:postgresql://u:secret@h/db":   "(database connection string not shown)",
+		"u:secret@tcp(h:3306)/db":           "(database connection string not shown)",
+		"mysql://u:secret@h/db":             "(database connection string not shown)",
+		"host=h Password=secret":            "",
+		" postgres://u:secret@127.0.0.1/db": "postgres://u:xxxxx@127.0.0.1/db",
+		"./host=x.db":                       "./host=x.db",
 	} {
 		got := describeDB(dsn)
 		if strings.Contains(got, "secret") || (want != "" && got != want) {

@@ -61,3 +61,19 @@ func describeKeywordValue(dsn string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// looksKeywordValue reports whether s starts like a key=value connection
+// string: a word of lower-case letters and underscores, then "=".
+func looksKeywordValue(s string) bool {
+	key, _, ok := strings.Cut(strings.TrimLeft(s, " \t\n\r\f\v"), "=")
+	key = strings.TrimRight(key, " \t\n\r\f\v")
+	if !ok || key == "" {
+		return false
+	}
+	for _, c := range key {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}

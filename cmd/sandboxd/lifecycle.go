@@ -26,7 +26,7 @@ func (a *app) pauseSandbox(w http.ResponseWriter, r *http.Request, p params) {
 	id := p("id")
 	err := a.db.PauseSandbox(r.Context(), id)
 	a.invalidate(id) // even on error: the cache must never be fresher than the store
-	if !a.answerWrite(w, r, err) {
+	if !a.answerSandboxWrite(w, r, err) {
 		return
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "sandbox paused, key revoked", slog.String("sandbox_id", id))
@@ -46,7 +46,7 @@ func (a *app) resumeSandbox(w http.ResponseWriter, r *http.Request, p params) {
 		writeDetail(w, http.StatusConflict, "Sandbox is already running")
 		return
 	}
-	if !a.answerWrite(w, r, err) {
+	if !a.answerSandboxWrite(w, r, err) {
 		return
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "sandbox resumed with a new key", slog.String("sandbox_id", id),
@@ -63,7 +63,7 @@ func (a *app) rotateKey(w http.ResponseWriter, r *http.Request, p params) {
 	id := p("id")
 	key, err := a.db.RotateKey(r.Context(), id)
 	a.invalidate(id)
-	if !a.answerWrite(w, r, err) {
+	if !a.answerSandboxWrite(w, r, err) {
 		return
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "sandbox key rotated", slog.String("sandbox_id", id),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/store"
 	"github.com/sandboxauth/sandboxauth/store/pgtest"
 )
 
@@ -170,4 +171,53 @@ func TestLifecyclePostgres(t *testing.T) {
 			lifecycle(t, startInstance(t, config{Framework: fw, DB: pgtest.URL(t), CacheTTL: 30 * time.Second}))
 		})
 	}
+}
+
+// An id no sandbox can have (longer than store.MaxIDLen, or not UTF-8) is
+// an unknown sandbox: 404 on every admin route that names one, on every
+// framework (docs/design.md §10), and nothing is written.
+func TestAdminImpossibleSandboxIDIs404(t *testing.T) {
+	for _, fw := range frameworks {
+		t.Run(fw, func(t *testing.T) {
+			in := startInstance(t, config{Framework: fw})
+			in.create("u1", "RUNNING")
+			before := in.countRows("sandboxes")
+			for _, id := range []string{strings.Repeat("a", store.MaxIDLen+1), strings.Repeat("a", 200), "%ff"} {
+				for _, c := range []struct{ method, path, body string }{
+					{"POST", "/admin/sandboxes/" + id + "/pause", ""},
+					{"POST", "/admin/sandboxes/" + id + "/resume", ""},
+					{"POST", "/admin/sandboxes/" + id + "/rotate-key", ""},
+					{"DELETE", "/admin/sandboxes/" + id, ""},
+					{"PUT", "/admin/sandboxes/" + id + "/status", `{"status":"PAUSED"}`},
+				} {
+					if r := in.admin(c.method, c.path, c.body); r.status != 404 || !strings.Contains(r.body, "Sandbox not found") {
+						t.Errorf("%s %s (id of %d bytes): %d %s, want 404 Sandbox not found", c.method, c.path[len(c.path)-12:], len(id), r.status, strings.TrimSpace(r.body))
+					}
+				}
+			}
+			// The body is still checked first: a bad status is 400.
+			if r := in.admin("PUT", "/admin/sandboxes/"+strings.Repeat("a", 200)+"/status", `{"status":"paused"}`); r.status != 400 {
+				t.Errorf("bad status for a long id: %d %s, want 400", r.status, r.body)
+			}
+			if n := in.countRows("sandboxes"); n != before {
+				t.Errorf("sandboxes: %d rows, want %d", n, before)
+			}
+		})
+	}
+}
+
+// After a pause, a status report of RUNNING leaves the sandbox running with
+// no valid key (docs/design.md §11): the old key stays unknown, resume
+// answers 409 (it is running), and rotate-key issues it a key.
+func TestRunningReportAfterPauseLeavesNoKey(t *testing.T) {
+	in := startInstance(t, config{})
+	id, key := in.create("u1", "RUNNING")
+	expect(t, "pause", in.admin("POST", "/admin/sandboxes/"+id+"/pause", ""), 204, "")
+	expect(t, "report RUNNING", in.admin("PUT", "/admin/sandboxes/"+id+"/status", `{"status":"RUNNING"}`), 204, "")
+	if r := in.do("GET", secretsPath(id), "", core.HeaderName, key); r.status != 401 || !strings.Contains(r.body, "Invalid session API key") {
+		t.Fatalf("old key after pause and a RUNNING report: %d %s", r.status, r.body)
+	}
+	expect(t, "resume a running sandbox", in.admin("POST", "/admin/sandboxes/"+id+"/resume", ""), 409, "")
+	nk := newKeyReply(t, "rotate-key", in.admin("POST", "/admin/sandboxes/"+id+"/rotate-key", ""), id)
+	expect(t, "the rotated key", in.do("GET", secretsPath(id), "", core.HeaderName, nk), 200, "")
 }

@@ -42,6 +42,22 @@ func TestStrictAdminJSON(t *testing.T) {
 				{"lone low surrogate", "PUT", "/admin/users/u1/secrets/TOKEN", `{"value":"x\udc00y"}`, "UTF-8"},
 				{"reversed pair", "POST", "/admin/sandboxes", `{"owner":"\udc00\ud800"}`, "UTF-8"},
 				{"truncated", "POST", "/admin/sandboxes", `{"owner":"a"`, "Malformed JSON"},
+				// json.Decoder.More() is false before a } or a ]: a stray
+				// closing bracket after the object is trailing data all the same.
+				{"trailing }", "POST", "/admin/sandboxes", `{"owner":"a"}}`, "trailing data"},
+				{"trailing ]", "PUT", "/admin/sandboxes/" + id + "/status", `{"status":"PAUSED"}]`, "trailing data"},
+				{"trailing ] on pause", "POST", "/admin/sandboxes/" + id + "/pause", `{}]`, "trailing data"},
+				{"second object", "POST", "/admin/sandboxes", `{"owner":"a"} {}`, "trailing data"},
+				// The body is one object: null (which would decode into a
+				// zero struct), an array or a scalar is not.
+				{"null", "POST", "/admin/sandboxes", `null`, "JSON object"},
+				{"null, status", "PUT", "/admin/sandboxes/" + id + "/status", ` null `, "JSON object"},
+				{"null on pause", "POST", "/admin/sandboxes/" + id + "/pause", `null`, "JSON object"},
+				{"array", "POST", "/admin/sandboxes", `[]`, "JSON object"},
+				{"string", "PUT", "/admin/users/u1/secrets/TOKEN", `"x"`, "JSON object"},
+				// Only JSON white space makes a body empty.
+				{"NBSP only", "POST", "/admin/sandboxes", "\u00a0", "Malformed JSON"},
+				{"NBSP only on pause", "POST", "/admin/sandboxes/" + id + "/pause", "\u00a0", "Malformed JSON"},
 			} {
 				r := in.admin(c.method, c.path, c.body)
 				if r.status != 400 || !strings.Contains(r.body, `"detail"`) || !strings.Contains(r.body, c.want) {
@@ -60,7 +76,7 @@ func TestStrictAdminJSON(t *testing.T) {
 
 			// What is valid stays valid: escapes, a surrogate pair, a
 			// backslash before a u, an empty body where allowed.
-			for _, body := range []string{`{"owner":"\ud83d\ude00"}`, `{"owner":"a\\u0041"}`, `{"owner":"\u0061"}`, ``, ` {} `} {
+			for _, body := range []string{`{"owner":"\ud83d\ude00"}`, `{"owner":"a\\u0041"}`, `{"owner":"\u0061"}`, ``, ` {} `, " \t\r\n", "{}\r\n"} {
 				if r := in.admin("POST", "/admin/sandboxes", body); r.status != 201 {
 					t.Errorf("valid body %q: %d %s", body, r.status, r.body)
 				}
