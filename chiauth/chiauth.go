@@ -2,8 +2,6 @@ package chiauth
 
 import (
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -62,9 +60,9 @@ func RouteParam(r *http.Request, name string) string {
 	}
 	built, ok := routedPath(r)
 	if !ok {
-		return onceOrNothing(v)
+		built = ""
 	}
-	return decodeOnce(r.URL, built, v)
+	return core.RouteParam(r, built, v)
 }
 
 // routedPath returns the route's patterns, joined as chi joins them, with
@@ -145,47 +143,6 @@ func closingBrace(p string, open int) int {
 		}
 	}
 	return -1
-}
-
-// decodeOnce returns v, a parameter of the route that routed spells,
-// unescaped exactly once: as is if the router matched the decoded path, decoded
-// if it matched the escaped one.
-func decodeOnce(u *url.URL, routed, v string) string {
-	escaped := u.EscapedPath()
-	switch routed {
-	case u.Path: // matched on the decoded path (also when nothing is escaped)
-		return v
-	case escaped: // matched on the escaped path: the values are escaped
-		return unescape(v)
-	}
-	// The routing path was rewritten by a middleware: compare it cleaned.
-	c := path.Clean(routed)
-	decoded, raw := c == path.Clean(u.Path), c == path.Clean(escaped)
-	switch {
-	case decoded && !raw:
-		return v
-	case raw && !decoded:
-		return unescape(v)
-	}
-	return onceOrNothing(v)
-}
-
-// unescape decodes v once; a value that does not decode matches nothing.
-func unescape(v string) string {
-	u, err := url.PathUnescape(v)
-	if err != nil {
-		return ""
-	}
-	return u
-}
-
-// onceOrNothing returns v when decoding it would not change it, and ""
-// otherwise: a value that may or may not be escaped matches no sandbox.
-func onceOrNothing(v string) string {
-	if strings.IndexByte(v, '%') < 0 {
-		return v
-	}
-	return ""
 }
 
 // Middleware returns the authentication middleware, for r.Use, r.With,

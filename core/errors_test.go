@@ -140,23 +140,34 @@ func TestRouteChecks(t *testing.T) {
 }
 
 func TestRouteParam(t *testing.T) {
-	plain := httptest.NewRequest(http.MethodGet, "/sandboxes/sb1", nil)
-	if got := core.RouteParam(plain, "sb1"); got != "sb1" {
-		t.Errorf("plain path: %q", got)
-	}
-	// With an escaped "/" the URL keeps a RawPath, and routers that match on
-	// it hand out escaped parameters.
-	raw := httptest.NewRequest(http.MethodGet, "/sandboxes/s%62%2F1", nil)
-	if raw.URL.RawPath == "" {
+	req := func(target string) *http.Request { return httptest.NewRequest(http.MethodGet, target, nil) }
+	// "sb%2541" names sandbox "sb%41"; a router that matched the escaped
+	// path hands out "sb%2541", one that matched the decoded path "sb%41".
+	r := req("/sandboxes/sb%2541/x%2Fy")
+	if r.URL.RawPath == "" {
 		t.Fatal("test request has no RawPath")
 	}
-	if got := core.RouteParam(raw, "s%62%2F1"); got != "sb/1" {
-		t.Errorf("raw path: %q, want sb/1", got)
+	for _, c := range []struct {
+		name, routed, v, want string
+	}{
+		{"matched the escaped path", "/sandboxes/sb%2541/x%2Fy", "sb%2541", "sb%41"},
+		{"matched the decoded path", "/sandboxes/sb%41/x/y", "sb%41", "sb%41"},
+		{"escaped, trailing slash stripped", "/sandboxes/sb%2541/x%2Fy/", "sb%2541", "sb%41"},
+		{"decoded, path cleaned", "/sandboxes//sb%41/x/y", "sb%41", "sb%41"},
+		{"cannot tell, decoding would change it", "/other/sb%2541", "sb%2541", ""},
+		{"cannot tell, nothing to decode", "/other/sb", "sb", "sb"},
+		{"no routed path", "", "sb%2541", ""},
+		{"bad escape", "/sandboxes/sb%2541/x%2Fy", "bad%zz", ""},
+	} {
+		if got := core.RouteParam(r, c.routed, c.v); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
-	if got := core.RouteParam(raw, "bad%zz"); got != "bad%zz" {
-		t.Errorf("bad escape: %q, want it unchanged", got)
+	plain := req("/sandboxes/sb1")
+	if got := core.RouteParam(plain, "/sandboxes/sb1", "sb1"); got != "sb1" {
+		t.Errorf("plain path: %q", got)
 	}
-	if got := core.RouteParam(nil, "x"); got != "x" {
+	if got := core.RouteParam(nil, "", "x"); got != "x" {
 		t.Errorf("nil request: %q", got)
 	}
 }

@@ -3,6 +3,8 @@ package core
 import (
 	"net/http"
 	"net/url"
+	"path"
+	"strings"
 )
 
 // The route-level checks of docs/design.md §5. They take the accepted sandbox
@@ -55,18 +57,62 @@ func CheckCaller(info *SandboxInfo, callerID string) error {
 	return nil
 }
 
-// RouteParam returns a route parameter as the path names it, unescaped.
-// Routers that match on r.URL.RawPath when it is set (chi, echo: a path with
-// an escaped "/") hand out parameters still percent-encoded, where net/http
-// and gin hand out "a/b" for "a%2Fb"; adapters pass their parameters through
-// RouteParam so that every router compares the same sandbox id. A value that
-// does not unescape is returned as is (and then matches no sandbox).
-func RouteParam(r *http.Request, v string) string {
-	if r == nil || r.URL == nil || r.URL.RawPath == "" {
+// RouteParam returns v, a parameter a router read from the request's path,
+// unescaped exactly once, so that every router compares the same sandbox id
+// (docs/design.md §5). routed is the path the router matched v in, rebuilt
+// from the route's pattern and its parameter values (the adapters do this:
+// chiauth, ginauth, echoauth and echo5auth each have a RouteParam), or ""
+// when it cannot be rebuilt.
+//
+// A router that matches the escaped path (r.URL.RawPath, when a path has an
+// escape such as %2F) hands out parameters still percent-encoded; one that
+// matches the decoded r.URL.Path, or unescapes its parameters, hands them
+// out decoded. Decoding a decoded value again would let "/sandboxes/sb%2541"
+// (sandbox "sb%41") pass for sandbox "sbA"; not decoding an encoded one
+// would let it pass for sandbox "sb%2541". So v is decoded only when routed
+// is the escaped path. When a middleware rewrote the routing path (a
+// trailing slash stripped, the path cleaned) the paths are compared cleaned;
+// a value that could be either, and that decoding would change, is refused:
+// RouteParam returns "", which matches no sandbox (fail closed).
+func RouteParam(r *http.Request, routed, v string) string {
+	if r == nil || r.URL == nil || v == "" {
 		return v
 	}
-	if u, err := url.PathUnescape(v); err == nil {
-		return u
+	if routed == "" {
+		return onceOrNothing(v)
 	}
-	return v
+	u := r.URL
+	escaped := u.EscapedPath()
+	switch routed {
+	case u.Path: // matched on the decoded path (also when nothing is escaped)
+		return v
+	case escaped: // matched on the escaped path: the values are escaped
+		return unescape(v)
+	}
+	c := path.Clean(routed)
+	decoded, raw := c == path.Clean(u.Path), c == path.Clean(escaped)
+	switch {
+	case decoded && !raw:
+		return v
+	case raw && !decoded:
+		return unescape(v)
+	}
+	return onceOrNothing(v)
+}
+
+// unescape decodes v once; a value that does not decode matches nothing.
+func unescape(v string) string {
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return ""
+	}
+	return u
+}
+
+// onceOrNothing returns v when decoding could not change it, else "".
+func onceOrNothing(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	return ""
 }

@@ -2,7 +2,6 @@ package echo5auth
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
@@ -138,27 +137,26 @@ func Reject(c *echo.Context, err error) error {
 // "/sandboxes/a%2541" ("a%41" once decoded) pass for sandbox "aA", so
 // RouteParam decodes a parameter only when the route's parameters, put back
 // into the route's path, give r.URL.RawPath: that is, when they are as
-// RawPath has them.
+// RawPath has them (core.RouteParam).
 func RouteParam(c *echo.Context, name string) string {
 	if c == nil {
 		return ""
 	}
 	v := c.Param(name)
 	r := c.Request()
-	if r == nil || r.URL == nil || r.URL.RawPath == "" || !rawParams(c, r) {
-		return v
+	if r == nil || r.URL == nil || r.URL.RawPath == "" {
+		return v // nothing escaped: nothing to decode
 	}
-	return core.RouteParam(r, v)
+	return core.RouteParam(r, routedPath(c), v)
 }
 
-// rawParams reports whether the route's parameter values, filled into the
-// route's path, spell r.URL.RawPath: the router matched on RawPath and did
-// not unescape them.
-func rawParams(c *echo.Context, r *http.Request) bool {
+// routedPath is the route's path with its parameter values filled in: what
+// the router matched them in.
+func routedPath(c *echo.Context) string {
 	pv := c.PathValues()
 	vals := make([]any, len(pv))
 	for i, p := range pv {
 		vals[i] = p.Value
 	}
-	return c.RouteInfo().Reverse(vals...) == r.URL.RawPath
+	return c.RouteInfo().Reverse(vals...)
 }

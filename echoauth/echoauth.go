@@ -42,8 +42,7 @@ func WithSkipper(skip middleware.Skipper) Option {
 
 // WithSandboxParam binds the route to a sandbox: the middleware rejects
 // with 403 "Session API key does not match sandbox" unless the accepted
-// sandbox is the one the route parameter name names (c.Param, unescaped with
-// core.RouteParam). Mount it where echo has routed the request (e.Use, a
+// sandbox is the one the route parameter name names (RouteParam). Mount it where echo has routed the request (e.Use, a
 // group, a route; not e.Pre): without the parameter every request is
 // refused. A bound route always needs a sandbox: with
 // WithCredentialsOptional an absent header is answered 401 on it. See
@@ -91,7 +90,7 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 			r := ec.Request()
 			rt := core.Route{Optional: c.optional}
 			if c.param != "" {
-				rt.Bound, rt.SandboxID = true, core.RouteParam(r, ec.Param(c.param))
+				rt.Bound, rt.SandboxID = true, RouteParam(ec, c.param)
 			}
 			ctx, info, err := v.Authenticate(r, rt)
 			if err != nil {
@@ -103,6 +102,23 @@ func Middleware(v *core.Validator, opts ...Option) (echo.MiddlewareFunc, error) 
 			return next(ec)
 		}
 	}, nil
+}
+
+// RouteParam returns the route parameter name (c.Param) unescaped exactly
+// once: the id WithSandboxParam compares, and what a handler of a bound
+// route should act on. echo v4 matches a path with escapes on
+// r.URL.RawPath and hands out its parameters still percent-encoded; see
+// core.RouteParam.
+func RouteParam(c echo.Context, name string) string {
+	if c == nil {
+		return ""
+	}
+	v := c.Param(name)
+	r := c.Request()
+	if r == nil || r.URL == nil || r.URL.RawPath == "" {
+		return v // echo matched the decoded path: nothing to decode
+	}
+	return core.RouteParam(r, r.URL.RawPath, v)
 }
 
 // Sandbox returns the sandbox the middleware accepted for this request, read

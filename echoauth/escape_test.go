@@ -55,7 +55,7 @@ func TestBindingDecodesOnceOnHostilePaths(t *testing.T) {
 	}
 	endpoint := func(c echo.Context) error {
 		info, _ := echoauth.Sandbox(c)
-		if got := core.RouteParam(c.Request(), c.Param("sandbox_id")); info == nil || got != info.ID {
+		if got := echoauth.RouteParam(c, "sandbox_id"); info == nil || got != info.ID {
 			return c.String(http.StatusTeapot, "handler reads "+got)
 		}
 		return c.String(http.StatusOK, info.ID)

@@ -2,8 +2,6 @@ package ginauth
 
 import (
 	"errors"
-	"net/url"
-	"path"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -184,9 +182,9 @@ func RouteParam(c *gin.Context, name string) string {
 	}
 	built, ok := routedPath(c.FullPath(), c.Params)
 	if !ok {
-		return onceOrNothing(v)
+		built = ""
 	}
-	return decodeOnce(r.URL, built, v)
+	return core.RouteParam(r, built, v)
 }
 
 // routedPath returns the route's path (gin syntax: ":name" is one segment,
@@ -231,45 +229,4 @@ func routedPath(fullPath string, params gin.Params) (string, bool) {
 		return "", false
 	}
 	return b.String(), true
-}
-
-// decodeOnce returns v, a parameter of the route that routed spells,
-// unescaped exactly once: as is if the router matched the decoded path (or
-// unescaped it), decoded if it matched the escaped one and left it escaped.
-func decodeOnce(u *url.URL, routed, v string) string {
-	escaped := u.EscapedPath()
-	switch routed {
-	case u.Path: // matched on the decoded path (also when nothing is escaped)
-		return v
-	case escaped: // matched on the escaped path: the values are escaped
-		return unescape(v)
-	}
-	// The routing path was rewritten (RemoveExtraSlash): compare it cleaned.
-	c := path.Clean(routed)
-	decoded, raw := c == path.Clean(u.Path), c == path.Clean(escaped)
-	switch {
-	case decoded && !raw:
-		return v
-	case raw && !decoded:
-		return unescape(v)
-	}
-	return onceOrNothing(v)
-}
-
-// unescape decodes v once; a value that does not decode matches nothing.
-func unescape(v string) string {
-	u, err := url.PathUnescape(v)
-	if err != nil {
-		return ""
-	}
-	return u
-}
-
-// onceOrNothing returns v when decoding it would not change it, and ""
-// otherwise: a value that may or may not be escaped matches no sandbox.
-func onceOrNothing(v string) string {
-	if strings.IndexByte(v, '%') < 0 {
-		return v
-	}
-	return ""
 }

@@ -157,7 +157,7 @@ func echoRouter(v *core.Validator, a *app) (http.Handler, error) {
 	}
 	for _, rt := range a.routes() {
 		h := func(c echo.Context) error {
-			rt.h(c.Response(), c.Request(), func(name string) string { return core.RouteParam(c.Request(), c.Param(name)) })
+			rt.h(c.Response(), c.Request(), func(name string) string { return echoauth.RouteParam(c, name) })
 			return nil
 		}
 		for _, m := range methods(rt.method) {
