@@ -12,6 +12,7 @@ import (
 	gocache "github.com/patrickmn/go-cache"
 
 	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/internal/lookupctx"
 )
 
 // ErrClosed is returned by the lookups of a closed Cache. It is a backend
@@ -149,6 +150,12 @@ func (s *Cache) PeekSandbox(key string) (*core.SandboxInfo, bool) {
 	}
 	return e.info, true
 }
+
+// OwnsLookupDeadline tells package core that the cache bounds its shared
+// store call by the deadline of the context it is given, so the validator
+// can hand it its lookup timeout as a deadline without arming a timer. It
+// does nothing; its parameter's type can only be named inside this module.
+func (s *Cache) OwnsLookupDeadline(lookupctx.Mark) {}
 
 // Holds reports whether the cache holds an entry for key that it may still
 // serve, fresh or stale (to be rechecked). Such a key was accepted before:

@@ -97,17 +97,6 @@ func (f *flight) remove() {
 // closedChan is the Done channel of a flight that ended before anyone asked.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// finishedNow reports whether f's result is published; called by a caller
-// that joined f, once wait returned.
-func (f *flight) finishedNow() bool {
-	select {
-	case <-f.ready:
-		return true
-	default:
-		return false
-	}
-}
-
 // source is where a flight's answer comes from, for LookupSandboxSource.
 func (f *flight) source() core.Source {
 	if f.stale != nil {
@@ -403,11 +392,13 @@ func (s *Cache) do(ctx context.Context, r *round) (info *core.SandboxInfo, src c
 		if r.first {
 			s.observe(ev, n)
 		}
-		info, src, err = s.wait(ctx, f)
-		if late && f.finishedNow() && f.tainted(joined) {
-			// A caller whose context ended as the call finished may have
-			// been handed the answer: it must never take a tainted one.
-			if cerr := ctx.Err(); cerr != nil {
+		var left bool
+		info, src, err, left = s.wait(ctx, f)
+		if !left && late && f.tainted(joined) {
+			// Never the tainted answer. A caller whose context ended (or
+			// whose deadline passed) as the call finished does not ask
+			// the store again either.
+			if cerr := ctxErr(ctx); cerr != nil {
 				return nil, src, false, cerr
 			}
 			return nil, src, true, nil
@@ -458,11 +449,24 @@ func (s *Cache) startLocked(ctx context.Context, r *round, stale *entry) *flight
 }
 
 // wait waits for f's result as a caller that joined it, or for ctx to end.
-func (s *Cache) wait(ctx context.Context, f *flight) (*core.SandboxInfo, core.Source, error) {
+// It reports whether it left before the result (ctx ended, or its deadline
+// passed: the validator hands a cache a context whose Done does not close at
+// its deadline, so a caller that joins a call started with a later deadline,
+// or one whose store ignores its context, keeps its own bound here).
+func (s *Cache) wait(ctx context.Context, f *flight) (info *core.SandboxInfo, src core.Source, err error, left bool) {
+	var expired <-chan time.Time
+	if d, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(d))
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case <-f.ready:
-		return f.info, f.source(), f.err
+		return f.info, f.source(), f.err, false
 	case <-ctx.Done():
+		err = ctx.Err()
+	case <-expired:
+		err = context.DeadlineExceeded
 	}
 	s.mu.Lock()
 	if !f.finished {
@@ -478,7 +482,19 @@ func (s *Cache) wait(ctx context.Context, f *flight) (*core.SandboxInfo, core.So
 		}
 	}
 	s.mu.Unlock()
-	return nil, f.source(), ctx.Err()
+	return nil, f.source(), err, true
+}
+
+// ctxErr is ctx.Err, or context.DeadlineExceeded once ctx's deadline has
+// passed even if nothing closed its Done.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= 0 {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // finish publishes the result of f's store call. It caches a RUNNING record

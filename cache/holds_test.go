@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandboxauth/sandboxauth/cache"
 	"github.com/sandboxauth/sandboxauth/core"
 )
 
@@ -88,5 +89,97 @@ func TestValidatorTimeoutBoundsTheSharedCall(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("answered after %v: the validator's 100ms timeout did not bound the call", d)
+	}
+}
+
+// sleepyStore ignores its context: it answers not found after d.
+type sleepyStore struct{ d time.Duration }
+
+func (s sleepyStore) LookupSandbox(context.Context, string) (*core.SandboxInfo, error) {
+	time.Sleep(s.d)
+	return nil, core.ErrNotFound
+}
+
+// joinAfter starts first, waits until its store call is in flight, then
+// starts second on the same key; it returns how long second took and its
+// error.
+func joinAfter(t *testing.T, c *cache.Cache, first, second *core.Validator) (time.Duration, error) {
+	t.Helper()
+	req := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set(core.HeaderName, "joined-key")
+		return r
+	}
+	firstDone := make(chan struct{})
+	go func() { _, _, _ = first.Authenticate(req(), core.Route{}); close(firstDone) }()
+	deadline := time.Now().Add(time.Second)
+	for c.WaitersFor("joined-key") == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	_, _, err := second.Authenticate(req(), core.Route{})
+	took := time.Since(start)
+	<-firstDone
+	return took, err
+}
+
+// TestJoinerKeepsItsOwnTimeout: a caller that joins a shared store call
+// started with a later deadline (another validator on the same cache) is
+// answered 503 on its own timeout, not the call's.
+func TestJoinerKeepsItsOwnTimeout(t *testing.T) {
+	c := newCache(t, blockingStore{}, nil)
+	slow, _ := core.New(c, core.WithLookupTimeout(1500*time.Millisecond))
+	fast, _ := core.New(c, core.WithLookupTimeout(100*time.Millisecond))
+	took, err := joinAfter(t, c, slow, fast)
+	if !errors.Is(err, core.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("joiner: %v, want 503 for its deadline", err)
+	}
+	if took > time.Second {
+		t.Errorf("joiner answered after %v; its timeout is 100ms", took)
+	}
+}
+
+// TestJoinerOfAStoreThatIgnoresItsContext: the store call cannot be cut
+// short, but a caller that joined it is still answered 503 on its timeout.
+func TestJoinerOfAStoreThatIgnoresItsContext(t *testing.T) {
+	c := newCache(t, sleepyStore{d: 1500 * time.Millisecond}, nil)
+	v, _ := core.New(c, core.WithLookupTimeout(100*time.Millisecond))
+	took, err := joinAfter(t, c, v, v)
+	if !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("joiner: %v, want 503", err)
+	}
+	if took > time.Second {
+		t.Errorf("joiner answered after %v; its timeout is 100ms", took)
+	}
+}
+
+// sourceStore is a third-party store that reports sources like the cache
+// does, and waits for its context.
+type sourceStore struct{}
+
+func (sourceStore) LookupSandbox(ctx context.Context, key string) (*core.SandboxInfo, error) {
+	info, _, err := sourceStore{}.LookupSandboxSource(ctx, key)
+	return info, err
+}
+
+func (sourceStore) LookupSandboxSource(ctx context.Context, _ string) (*core.SandboxInfo, core.Source, error) {
+	child, cancel := context.WithCancel(ctx) // derived contexts must end too
+	defer cancel()
+	<-child.Done()
+	return nil, core.SourceStore, child.Err()
+}
+
+// TestOtherStoresGetARealDeadline: only the cache is handed the timerless
+// deadline; any other store, even one with the cache's methods, gets a
+// context whose Done closes at the validator's timeout.
+func TestOtherStoresGetARealDeadline(t *testing.T) {
+	v, _ := core.New(sourceStore{}, core.WithLookupTimeout(100*time.Millisecond))
+	start := time.Now()
+	_, err := v.Validate(context.Background(), "k")
+	if !errors.Is(err, core.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%v, want 503 for the deadline", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("answered after %v; the timeout is 100ms", d)
 	}
 }

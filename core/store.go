@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/sandboxauth/sandboxauth/internal/lookupctx"
 )
 
 // ErrNotFound is returned by a Store when no sandbox has the presented key
@@ -55,18 +57,22 @@ type Peeker interface {
 // sourceLookup is implemented by a Store that can say where an answer came
 // from (package cache: a stale-entry recheck or a full store lookup), for the
 // Source of a Decision. Stores without it count as SourceStore.
-//
-// Such a store must bound its work by ctx's Deadline itself: the validator
-// hands it a context that carries the lookup timeout as its deadline but
-// whose Done does not close at that deadline (no timer is armed for it; the
-// cache arms one only if its own store asks for Done). Done still closes
-// when the request ends.
 type sourceLookup interface {
 	LookupSandboxSource(ctx context.Context, key string) (*SandboxInfo, Source, error)
 }
 
+// deadlineOwner is implemented by package cache's Cache alone (no other
+// package can name lookupctx.Mark): it bounds its shared store call, and
+// each caller's wait, by the deadline of the context it is given, even when
+// that context's Done does not close at the deadline. The validator then
+// hands it its lookup timeout as a deadline without arming a timer. Every
+// other store gets a real context.WithTimeout.
+type deadlineOwner interface {
+	OwnsLookupDeadline(lookupctx.Mark)
+}
+
 // deadlineCtx is ctx with an earlier deadline that nothing enforces but the
-// store it is handed to (a sourceLookup).
+// store it is handed to (a deadlineOwner). It never reaches a user's store.
 type deadlineCtx struct {
 	context.Context
 	deadline time.Time

@@ -16,6 +16,7 @@ type Validator struct {
 	peeker   Peeker       // store as a Peeker, or nil
 	sources  sourceLookup // store as a sourceLookup, or nil
 	holder   holder       // store as a holder, or nil
+	owner    bool         // store is a deadlineOwner (package cache)
 	mode     Mode
 	logger   *slog.Logger
 	logs     *sampler
@@ -47,6 +48,7 @@ func New(store Store, opts ...Option) (*Validator, error) {
 	v.peeker, _ = store.(Peeker)
 	v.sources, _ = store.(sourceLookup)
 	v.holder, _ = store.(holder)
+	_, v.owner = store.(deadlineOwner)
 	return v, nil
 }
 
@@ -234,9 +236,10 @@ func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, Sourc
 		return nil, SourceNone, &Error{Code: CodeUnavailable, Err: err}
 	}
 	var lctx context.Context
-	if v.sources != nil {
-		// A cache bounds its shared store call by the deadline it is given
-		// (sourceLookup): no timer to arm and stop on every miss.
+	if v.owner {
+		// The cache bounds its shared store call, and each caller's wait,
+		// by the deadline it is given (deadlineOwner): no timer to arm and
+		// stop on every miss.
 		lctx = withDeadline(ctx, time.Now().Add(v.timeout))
 	} else {
 		c, cancel := context.WithTimeout(ctx, v.timeout)
