@@ -96,44 +96,58 @@ func allKeys() []string {
 	for _, s := range core.Statuses() {
 		keys = append(keys, KeyFor(s))
 	}
-	for _, id := range escapedIDs {
-		keys = append(keys, keyForID(id))
+	for _, id := range EscapedIDs {
+		keys = append(keys, KeyForID(id))
 	}
 	return keys
 }
 
-// escapedIDs are the fixture's running sandboxes whose ids need escaping in
-// a path, or look like something escaped: each escapedRoute names one of
-// them, and the others are what a router that decodes the path twice, or
-// not at all, would compare instead (docs/design.md §5: the route's id is
-// compared after unescaping, exactly once).
-var escapedIDs = []string{"sb/2", "sb%2F2", "sb%41", "sbA", "sb%2541", "sb~3", "sb%7E3", "sb%41~", "sbA~"}
+// EscapedIDs are the fixture's running sandboxes (owned by Owner, keys
+// KeyForID) whose ids need escaping in a path, or look like something
+// escaped: each of EscapedRoutes names one of them, and the others are what
+// a router that decodes the path twice, or not at all, would compare instead
+// (docs/design.md §5: the route's id is compared after unescaping, exactly
+// once). Adapters reuse them to test router settings the suite cannot set.
+var EscapedIDs = []string{"sb/2", "sb%2F2", "sb%41", "sbA", "sb%2541", "sb~3", "sb%7E3", "sb%41~", "sbA~"}
 
-// keyForID is the fixture key of the escaped-id sandbox id.
-func keyForID(id string) string {
+// KeyForID is the fixture key of the sandbox id, one of EscapedIDs.
+func KeyForID(id string) string {
 	return "sk-id-" + hex.EncodeToString([]byte(id)) + "-0123456789abcdefghijklmnop"
 }
 
-// escapedRoute is a SandboxPath segment written with escapes, the sandbox
-// it names (as net/http's r.PathValue reads it), and the look-alike a wrong
+// EscapedRoute is a SandboxPath segment written with escapes, the sandbox it
+// names (as net/http's r.PathValue reads it), and the look-alike a wrong
 // number of decodings would name instead.
-type escapedRoute struct {
-	name      string
-	segment   string
-	id        string
-	lookalike string
-	slash     bool // the segment holds an escaped "/" (see WithoutEscapedSlash)
+type EscapedRoute struct {
+	Name      string
+	Segment   string
+	ID        string
+	LookAlike string
+	Slash     bool // the segment holds an escaped "/" (see WithoutEscapedSlash)
 }
 
-// "sb%2541" alone leaves RawPath empty (it is the default escaping of
-// "sb%41"), so routers match it on the decoded path; "%7E" (an escape net/http
-// would not write) makes RawPath be set, so routers that use it match on it.
-var escapedRoutes = []escapedRoute{
+// EscapedRoutes are the escaped segments the suite routes. "sb%2541" alone
+// leaves RawPath empty (it is the default escaping of "sb%41"), so routers
+// match it on the decoded path; "%7E" (an escape net/http would not write)
+// makes RawPath be set, so routers that use it match on it.
+var EscapedRoutes = []EscapedRoute{
 	{"slash", "sb%2F2", "sb/2", "sb%2F2", true},              // one segment, not two
 	{"percent", "sb%2541", "sb%41", "sbA", false},            // decoded twice: "sbA"
 	{"letter", "sb%41", "sbA", "sb%41", false},               // not decoded: "sb%41"
 	{"tilde", "sb%7E3", "sb~3", "sb%7E3", false},             // RawPath keeps the escaped "~"
 	{"percent-tilde", "sb%2541%7E", "sb%41~", "sbA~", false}, // decoded twice: "sbA~"
+}
+
+// NewEscapedStore returns a MemoryStore holding only the sandboxes of
+// EscapedIDs, RUNNING, owned by Owner, under KeyForID.
+func NewEscapedStore(t testing.TB) *core.MemoryStore {
+	m := core.NewMemoryStore()
+	for _, id := range EscapedIDs {
+		if err := m.Put(KeyForID(id), core.SandboxInfo{ID: id, CreatedByUserID: Owner, Status: core.StatusRunning}); err != nil {
+			t.Fatalf("escaped fixture: %v", err)
+		}
+	}
+	return m
 }
 
 // newFixtureStore returns a MemoryStore holding the fixture.
@@ -152,8 +166,8 @@ func newFixtureStore(t testing.TB) *core.MemoryStore {
 	}
 	put(KeyOwnerless, core.SandboxInfo{ID: SandboxOwnerless, Status: core.StatusRunning})
 	put(KeyOwnerlessPaused, core.SandboxInfo{ID: SandboxOwnerlessOff, Status: core.StatusPaused})
-	for _, id := range escapedIDs {
-		put(keyForID(id), core.SandboxInfo{ID: id, CreatedByUserID: Owner, Status: core.StatusRunning})
+	for _, id := range EscapedIDs {
+		put(KeyForID(id), core.SandboxInfo{ID: id, CreatedByUserID: Owner, Status: core.StatusRunning})
 	}
 	return m
 }

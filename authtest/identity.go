@@ -105,11 +105,11 @@ func runIdentity(t *testing.T, factory Factory, s *suite) {
 		{"too-many-failures-valid-key", "limited", PathProtected, []string{KeyRunning}, 429, 1, false},
 		{"too-many-failures-bound", "limited", SandboxPath(SandboxRunning), []string{KeyRunning}, 429, 1, false},
 	}
-	for _, er := range escapedRoutes {
-		p := SandboxPath(er.segment)
+	for _, er := range EscapedRoutes {
+		p := SandboxPath(er.Segment)
 		cases = append(cases,
-			identityCase{"escaped-" + er.name, "oss", p, []string{keyForID(er.id)}, 200, 0, er.slash},
-			identityCase{"escaped-" + er.name + "-lookalike", "oss", p, []string{keyForID(er.lookalike)}, 403, 0, er.slash})
+			identityCase{"escaped-" + er.Name, "oss", p, []string{KeyForID(er.ID)}, 200, 0, er.Slash},
+			identityCase{"escaped-" + er.Name + "-lookalike", "oss", p, []string{KeyForID(er.LookAlike)}, 403, 0, er.Slash})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

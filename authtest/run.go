@@ -334,31 +334,31 @@ func cases() []testCase {
 			e.expectRejected(e.get(SandboxPath(SandboxRunning), KeyFor(core.StatusPaused)), core.ErrNotRunning)
 		}},
 	)
-	for _, er := range escapedRoutes {
-		cs = append(cs, testCase{"route/escaped-" + er.name, func(t *testing.T, s *suite) {
+	for _, er := range EscapedRoutes {
+		cs = append(cs, testCase{"route/escaped-" + er.Name, func(t *testing.T, s *suite) {
 			// docs/design.md §5: the id a path names is compared after
 			// unescaping, exactly once, as net/http's r.PathValue reads it.
 			e := s.newEnv(t)
-			p := SandboxPath(er.segment)
-			for _, id := range escapedIDs {
+			p := SandboxPath(er.Segment)
+			for _, id := range EscapedIDs {
 				e.resetCounts()
-				r := e.get(p, keyForID(id))
+				r := e.get(p, KeyForID(id))
 				switch {
-				case er.slash && s.noEscapedSlash && r.status == http.StatusNotFound:
+				case er.Slash && s.noEscapedSlash && r.status == http.StatusNotFound:
 					// WithoutEscapedSlash: the router cannot route the
 					// path; it must not have reached the endpoint.
 					if n := e.calls.Load(); n != 0 {
 						t.Errorf("%s answered 404 after the endpoint ran %d times", p, n)
 					}
-				case id == er.id:
+				case id == er.ID:
 					if r.status != http.StatusOK {
-						t.Errorf("%s (sandbox %q) with its key: %d %q, want 200", p, er.id, r.status, r.body)
+						t.Errorf("%s (sandbox %q) with its key: %d %q, want 200", p, er.ID, r.status, r.body)
 						continue
 					}
-					e.expectAccepted(r, er.id)
+					e.expectAccepted(r, er.ID)
 				default:
 					if r.status != http.StatusForbidden {
-						t.Errorf("%s (sandbox %q) with the key of sandbox %q: %d %q, want 403", p, er.id, id, r.status, r.body)
+						t.Errorf("%s (sandbox %q) with the key of sandbox %q: %d %q, want 403", p, er.ID, id, r.status, r.body)
 						continue
 					}
 					e.expectRejected(r, core.ErrSandboxMismatch)
@@ -456,7 +456,7 @@ func cases() []testCase {
 				{SandboxPath(SandboxOwnerless), []string{KeyRunning}, 403, core.CodeSandboxMismatch, SandboxRunning},
 				{SandboxPath(SandboxRunning), []string{KeyRunning}, 200, core.CodeAccepted, SandboxRunning},
 				{SandboxPath(SandboxRunning), nil, 401, core.CodeMissingKey, ""},
-				{SandboxPath("sb%2541"), []string{keyForID("sbA")}, 403, core.CodeSandboxMismatch, "sbA"},
+				{SandboxPath("sb%2541"), []string{KeyForID("sbA")}, 403, core.CodeSandboxMismatch, "sbA"},
 				{PathOptional, nil, 200, "", ""},
 				{PathOptional, []string{KeyOwnerless}, 200, core.CodeAccepted, SandboxOwnerless},
 				// The handler's own check answers 401; the validator accepted.

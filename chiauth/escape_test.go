@@ -9,26 +9,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	chimw "github.com/go-chi/chi/v5/middleware"
 
+	"github.com/sandboxauth/sandboxauth/authtest"
 	"github.com/sandboxauth/sandboxauth/chiauth"
-	"github.com/sandboxauth/sandboxauth/core"
 )
-
-// escapedIDs are running sandboxes whose ids are escaped in a path, and
-// their look-alikes: what a wrong number of decodings would name.
-var escapedIDs = []string{"sb/2", "sb%2F2", "sb%41", "sbA", "sb%2541", "sb~3", "sb%7E3", "sb%41~", "sbA~"}
-
-// escapedSegments maps a path segment to the sandbox it names (net/http's
-// r.PathValue). "sb%2541" alone leaves RawPath empty (it is the default
-// escaping of "sb%41"); "%7E" makes RawPath be set.
-var escapedSegments = map[string]string{
-	"sb%2F2":     "sb/2",
-	"sb%2541":    "sb%41",
-	"sb%41":      "sbA",
-	"sb%7E3":     "sb~3",
-	"sb%2541%7E": "sb%41~",
-}
-
-func escKey(id string) string { return "sk-esc-" + id + "-0123456789abcdefghijklmnopqrstuvwxyz" }
 
 // TestBindingDecodesOnceHowEverChiRouted binds the sandbox route on routers
 // built every way that changes what chi matches on: its RawPath by default,
@@ -38,12 +21,9 @@ func escKey(id string) string { return "sk-esc-" + id + "-0123456789abcdefghijkl
 // one sandbox: its key gets 200 wherever the router routes the path (and the
 // handler reads the same id with RouteParam); any other key never does.
 func TestBindingDecodesOnceHowEverChiRouted(t *testing.T) {
-	store := core.NewMemoryStore()
-	for _, id := range escapedIDs {
-		if err := store.Put(escKey(id), core.SandboxInfo{ID: id, CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The conformance suite's escaped ids and look-alikes, under router
+	// settings the suite cannot set.
+	store := authtest.NewEscapedStore(t)
 	v := newValidator(t, store)
 	must := mustFor(t)
 	bound := must(chiauth.Middleware(v, chiauth.WithSandboxParam("sandbox_id")))
@@ -122,12 +102,13 @@ func TestBindingDecodesOnceHowEverChiRouted(t *testing.T) {
 	for _, rt := range routers {
 		t.Run(rt.name, func(t *testing.T) {
 			h := rt.build()
-			for seg, named := range escapedSegments {
+			for _, er := range authtest.EscapedRoutes {
+				seg, named := er.Segment, er.ID
 				for _, suffix := range []string{"", "/"} {
 					p := "/api/v1/sandboxes/" + seg + "/settings/secrets" + suffix
 					routable := suffix == "" || rt.trailingSlash && !(rt.decodedSlash && strings.Contains(seg, "%2F"))
-					for _, id := range escapedIDs {
-						rec := serve(h, p, escKey(id))
+					for _, id := range authtest.EscapedIDs {
+						rec := serve(h, p, authtest.KeyForID(id))
 						switch {
 						case id == named && routable:
 							if rec.Code != http.StatusOK || rec.Body.String() != named {

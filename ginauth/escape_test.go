@@ -8,26 +8,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/sandboxauth/sandboxauth/authtest"
 	"github.com/sandboxauth/sandboxauth/core"
 	"github.com/sandboxauth/sandboxauth/ginauth"
 )
-
-// escapedIDs are running sandboxes whose ids are escaped in a path, and
-// their look-alikes: what a wrong number of decodings would name.
-var escapedIDs = []string{"sb/2", "sb%2F2", "sb%41", "sbA", "sb%2541", "sb~3", "sb%7E3", "sb%41~", "sbA~"}
-
-// escapedSegments maps a path segment to the sandbox it names (net/http's
-// r.PathValue). "sb%2541" alone leaves RawPath empty (it is the default
-// escaping of "sb%41"); "%7E" makes RawPath be set.
-var escapedSegments = map[string]string{
-	"sb%2F2":     "sb/2",
-	"sb%2541":    "sb%41",
-	"sb%41":      "sbA",
-	"sb%7E3":     "sb~3",
-	"sb%2541%7E": "sb%41~",
-}
-
-func escKey(id string) string { return "sk-esc-" + id + "-0123456789abcdefghijklmnopqrstuvwxyz" }
 
 // TestBindingDecodesOnceInEveryConfiguration binds the sandbox route under
 // every engine setting that changes what gin matches on and hands out: the
@@ -38,12 +22,9 @@ func escKey(id string) string { return "sk-esc-" + id + "-0123456789abcdefghijkl
 // wherever gin routes the path (and the handler reads the same id with
 // RouteParam); any other key never does.
 func TestBindingDecodesOnceInEveryConfiguration(t *testing.T) {
-	store := core.NewMemoryStore()
-	for _, id := range escapedIDs {
-		if err := store.Put(escKey(id), core.SandboxInfo{ID: id, CreatedByUserID: "u", Status: core.StatusRunning}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// The conformance suite's escaped ids and look-alikes, under router
+	// settings the suite cannot set.
+	store := authtest.NewEscapedStore(t)
 	v := newValidator(t, store)
 	bound, err := ginauth.Middleware(v, ginauth.WithSandboxParam("sandbox_id"))
 	if err != nil {
@@ -81,14 +62,15 @@ func TestBindingDecodesOnceInEveryConfiguration(t *testing.T) {
 				case "catch-all":
 					e.GET("/api/v1/sandboxes/:sandbox_id/*rest", bound, endpoint)
 				}
-				for seg, named := range escapedSegments {
+				for _, er := range authtest.EscapedRoutes {
+					seg, named := er.Segment, er.ID
 					for _, prefix := range []string{"", "/"} {
 						p := prefix + "/api/v1/sandboxes/" + seg + "/settings/secrets"
 						// gin routes an escaped "/" only on RawPath, and
 						// "//..." only with RemoveExtraSlash.
 						routable := (cfg.rawPath || !strings.Contains(seg, "%2F")) && (prefix == "" || cfg.removeExtraSlash)
-						for _, id := range escapedIDs {
-							rec := serveGin(e, p, escKey(id))
+						for _, id := range authtest.EscapedIDs {
+							rec := serveGin(e, p, authtest.KeyForID(id))
 							switch {
 							case id == named && routable:
 								if rec.Code != http.StatusOK || rec.Body.String() != named {
