@@ -165,12 +165,16 @@ func (v *Validator) decide(ctx context.Context, r *http.Request, key string) dec
 		// already holds (a stale entry about to be rechecked) is not
 		// limited: a client sharing its address with an attacker keeps its
 		// sandbox's key working.
-		if r != nil && v.limiter != nil && (v.holder == nil || !v.holder.Holds(key)) {
+		// The cache is asked only when the budget is spent: a client with
+		// budget left pays no extra digest of its key.
+		if r != nil && v.limiter != nil {
 			att, ok := v.limiter.Attempt(v.client(r))
-			if !ok {
+			switch {
+			case ok:
+				d.attempt, d.charged = att, true
+			case v.holder == nil || !v.holder.Holds(key):
 				return decision{err: ErrTooManyFailures}
 			}
-			d.attempt, d.charged = att, true
 		}
 		d.info, d.source, d.err = v.lookup(ctx, key)
 		if d.err != nil && d.source == SourceNone { // no store call was made
