@@ -6,5 +6,3 @@ require (
 	github.com/patrickmn/go-cache v2.1.0+incompatible
 	go.uber.org/goleak v1.3.0
 )
-
-require golang.org/x/time v0.16.0

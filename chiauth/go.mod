@@ -6,10 +6,7 @@ require github.com/sandboxauth/sandboxauth v0.1.0
 
 require github.com/go-chi/chi/v5 v5.3.0
 
-require (
-	github.com/patrickmn/go-cache v2.1.0+incompatible // indirect
-	golang.org/x/time v0.16.0 // indirect
-)
+require github.com/patrickmn/go-cache v2.1.0+incompatible // indirect
 
 // The replace directives below point at this checkout, so that the module
 // builds on its own (GOWORK=off, as .ci/run does) with the requirements

@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Bounds of a FailureLimiter.
@@ -20,12 +18,18 @@ const (
 )
 
 // FailureLimiter limits failed attempts per client with a token bucket per
-// client (golang.org/x/time/rate), as docs/design.md §8 describes. An
-// attempt whose outcome needs work (a store lookup, a token comparison)
-// takes its token BEFORE the work, with Attempt, and gives it back when it
-// turns out not to be a failure: concurrent requests cannot all pass a
-// check that is only charged later. A client with no token left is refused
-// until one refills.
+// client, as docs/design.md §8 describes. An attempt whose outcome needs
+// work (a store lookup, a token comparison) takes its token BEFORE the
+// work, with Attempt, and gives it back when it turns out not to be a
+// failure: concurrent requests cannot all pass a check that is only charged
+// later. A client with no token left is refused until one refills.
+//
+// The bucket is a few lines here rather than golang.org/x/time/rate's
+// Limiter: a rate.Reservation cancelled after the same client has taken a
+// later token gives back less than the token (nothing, once a refill
+// interval has passed), so slow lookups that overlap, accepted ones
+// included, would use up an honest client's budget. Giving a token back
+// here is exact.
 //
 // Its memory is bounded: clients are kept by a 16-byte hash of their
 // identity, at most 65,536 of them; when the table is full, clients whose
@@ -34,13 +38,19 @@ const (
 // from many addresses cannot lock out honest clients. Safe for concurrent
 // use.
 type FailureLimiter struct {
-	limit   rate.Limit
-	burst   int
-	max     int
-	now     func() time.Time
-	mu      sync.Mutex
-	clients map[clientKey]*rate.Limiter
-	swept   time.Time
+	perSecond float64 // tokens refilled per second
+	burst     float64 // a bucket's size
+	max       int
+	now       func() time.Time
+	mu        sync.Mutex
+	clients   map[clientKey]*bucket
+	swept     time.Time
+}
+
+// bucket is one client's tokens as of last; guarded by FailureLimiter.mu.
+type bucket struct {
+	tokens float64
+	last   time.Time
 }
 
 // clientKey is a client identity's hash: the table's size does not depend
@@ -64,8 +74,26 @@ func NewFailureLimiter(perMinute int) (*FailureLimiter, error) {
 }
 
 func newFailureLimiter(perMinute, maxClients int, now func() time.Time) *FailureLimiter {
-	return &FailureLimiter{limit: rate.Limit(float64(perMinute) / 60), burst: perMinute, max: maxClients, now: now,
-		clients: map[clientKey]*rate.Limiter{}}
+	return &FailureLimiter{perSecond: float64(perMinute) / 60, burst: float64(perMinute), max: maxClients, now: now,
+		clients: map[clientKey]*bucket{}}
+}
+
+// tokensLocked returns b's tokens at now: what it had at b.last plus what
+// refilled since, at most a burst. A clock that went back refills nothing.
+func (l *FailureLimiter) tokensLocked(b *bucket, now time.Time) float64 {
+	t := b.tokens
+	if d := now.Sub(b.last); d > 0 {
+		t += d.Seconds() * l.perSecond
+	}
+	return min(t, l.burst)
+}
+
+// setLocked records that b has tokens at now (never moving b.last back).
+func setLocked(b *bucket, tokens float64, now time.Time) {
+	b.tokens = tokens
+	if now.After(b.last) {
+		b.last = now
+	}
 }
 
 // Attempt takes one attempt from client's budget ahead of the work that
@@ -76,34 +104,38 @@ func newFailureLimiter(perMinute, maxClients int, now func() time.Time) *Failure
 func (l *FailureLimiter) Attempt(client string) (a Attempt, ok bool) {
 	now := l.now()
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	b := l.bucketLocked(keyOf(client), now)
-	l.mu.Unlock()
-	r := b.ReserveN(now, 1)
-	if !r.OK() || r.DelayFrom(now) > 0 {
-		r.CancelAt(now)
+	t := l.tokensLocked(b, now)
+	if t < 1 {
 		return Attempt{}, false
 	}
-	return Attempt{r: r, at: now}, true
+	setLocked(b, t-1, now)
+	return Attempt{l: l, b: b}, true
 }
 
 // Attempt is one attempt's token; see FailureLimiter.Attempt.
 type Attempt struct {
-	r  *rate.Reservation
-	at time.Time // when the token was taken
+	l *FailureLimiter
+	b *bucket
 }
 
 // Forgive gives the attempt's token back: it did not fail. Forgiving the
-// zero Attempt (of a refused attempt) does nothing.
+// zero Attempt (of a refused attempt) does nothing. A client forgotten in
+// the meantime (the table was full) already starts again with a full
+// budget; its old bucket is gone and the token with it.
 func (a Attempt) Forgive() {
-	if a.r != nil {
-		// At the time it was taken: rate gives back nothing for a
-		// reservation whose time has passed.
-		a.r.CancelAt(a.at)
+	if a.l == nil {
+		return
 	}
+	now := a.l.now()
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	setLocked(a.b, min(a.l.tokensLocked(a.b, now)+1, a.l.burst), now)
 }
 
 // bucketLocked returns client k's bucket, making room for it if needed.
-func (l *FailureLimiter) bucketLocked(k clientKey, now time.Time) *rate.Limiter {
+func (l *FailureLimiter) bucketLocked(k clientKey, now time.Time) *bucket {
 	if b := l.clients[k]; b != nil {
 		return b
 	}
@@ -116,7 +148,7 @@ func (l *FailureLimiter) bucketLocked(k clientKey, now time.Time) *rate.Limiter 
 		}
 		delete(l.clients, c)
 	}
-	b := rate.NewLimiter(l.limit, l.burst)
+	b := &bucket{tokens: l.burst, last: now}
 	l.clients[k] = b
 	return b
 }
@@ -136,7 +168,7 @@ func (l *FailureLimiter) sweepLocked(now time.Time) {
 	}
 	l.swept = now
 	for c, b := range l.clients {
-		if b.TokensAt(now) >= float64(l.burst) {
+		if l.tokensLocked(b, now) >= l.burst {
 			delete(l.clients, c)
 		}
 	}
