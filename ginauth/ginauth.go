@@ -102,10 +102,32 @@ func WriteError(c *gin.Context, err error) {
 func (cfg *config) reject(c *gin.Context, err error) {
 	_ = c.Error(err)
 	c.Abort()
+	w := c.Writer
+	c.Writer = emptyWriteDropper{w}
 	cfg.onError(c, err)
-	if !c.Writer.Written() {
+	c.Writer = w
+	if !w.Written() {
 		WriteError(c, err)
 	}
+}
+
+// emptyWriteDropper drops an empty write made before anything was written:
+// gin would commit an empty 200 for it (a template that rendered nothing,
+// say), and the table's answer could not follow it.
+type emptyWriteDropper struct{ gin.ResponseWriter }
+
+func (d emptyWriteDropper) Write(p []byte) (int, error) {
+	if len(p) == 0 && !d.Written() {
+		return 0, nil
+	}
+	return d.ResponseWriter.Write(p)
+}
+
+func (d emptyWriteDropper) WriteString(s string) (int, error) {
+	if s == "" && !d.Written() {
+		return 0, nil
+	}
+	return d.ResponseWriter.WriteString(s)
 }
 
 // Middleware returns the authentication middleware, the adapter's one

@@ -374,6 +374,38 @@ func TestErrorHandler(t *testing.T) {
 			t.Error("handler ran after the rejection")
 		}
 
+		// An empty write is writing nothing (a template that rendered
+		// nothing), not an empty 200; a written status is kept.
+		empties := map[string]func(*gin.Context, error){
+			"Write(nil)":        func(c *gin.Context, _ error) { _, _ = c.Writer.Write(nil) },
+			"WriteString(\"\")": func(c *gin.Context, _ error) { _, _ = c.Writer.WriteString("") },
+			"c.Data(200, nil)":  func(c *gin.Context, _ error) { c.Data(http.StatusOK, "text/plain", nil) },
+		}
+		for name, h := range empties {
+			auth, err := ginauth.Middleware(v, ginauth.WithErrorHandler(h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			er := gin.New()
+			er.GET("/", auth, func(*gin.Context) { ran = true })
+			rec := httptest.NewRecorder()
+			er.ServeHTTP(rec, get("/", "k-paused"))
+			if rec.Code != row.Status || rec.Body.String() != row.Body {
+				t.Errorf("%s: answer %d %q, want the default %d %q", name, rec.Code, rec.Body, row.Status, row.Body)
+			}
+		}
+		teapot, err := ginauth.Middleware(v, ginauth.WithErrorHandler(func(c *gin.Context, _ error) { c.AbortWithStatus(http.StatusTeapot) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := gin.New()
+		tr.GET("/", teapot, func(*gin.Context) { ran = true })
+		rec = httptest.NewRecorder()
+		tr.ServeHTTP(rec, get("/", "k-paused"))
+		if rec.Code != http.StatusTeapot || rec.Body.Len() != 0 {
+			t.Errorf("a handler that answered 418 left %d %q", rec.Code, rec.Body)
+		}
+
 		bound, err := ginauth.Middleware(v, ginauth.WithSandboxParam("id"), ginauth.WithErrorHandler(func(*gin.Context, error) {}))
 		if err != nil {
 			t.Fatal(err)

@@ -111,7 +111,10 @@ func (c config) reject(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// trackingWriter records whether anything was written through it.
+// trackingWriter records whether anything was written through it. An
+// empty Write before any header is dropped: passed on, net/http would
+// commit an empty 200 (a template that rendered nothing, say), and the
+// table's answer could not follow it.
 type trackingWriter struct {
 	http.ResponseWriter
 	wrote bool
@@ -119,6 +122,9 @@ type trackingWriter struct {
 
 func (t *trackingWriter) WriteHeader(code int) { t.wrote = true; t.ResponseWriter.WriteHeader(code) }
 func (t *trackingWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 && !t.wrote {
+		return 0, nil
+	}
 	t.wrote = true
 	return t.ResponseWriter.Write(p)
 }

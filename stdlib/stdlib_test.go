@@ -154,6 +154,44 @@ func TestSilentErrorHandlerFailsClosed(t *testing.T) {
 	expectRow(t, "bound route, other sandbox, silent handler", serve(mux, "/s/other", "k1"), core.ErrSandboxMismatch)
 }
 
+// An error handler whose only write is empty (a template that rendered
+// nothing) wrote nothing: the table's answer follows, not an empty 200. A
+// handler that wrote a status keeps it.
+func TestEmptyWriteErrorHandlerFailsClosed(t *testing.T) {
+	handlers := map[string]stdlib.ErrorHandler{
+		"Write(nil)":      func(w http.ResponseWriter, _ *http.Request, _ error) { _, _ = w.Write(nil) },
+		"Write([]byte{})": func(w http.ResponseWriter, _ *http.Request, _ error) { _, _ = w.Write([]byte{}) },
+		"header only": func(w http.ResponseWriter, _ *http.Request, _ error) {
+			w.Header().Set("X-Seen", "1")
+			_, _ = w.Write(nil)
+		},
+	}
+	for name, h := range handlers {
+		mw, err := stdlib.Middleware(newValidator(t), stdlib.WithErrorHandler(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		mw(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		row := core.ResponseFor(core.ErrMissingKey)
+		if rec.Code != row.Status || rec.Body.String() != row.Body {
+			t.Errorf("%s: answer %d %q, want the table's %d %q", name, rec.Code, rec.Body, row.Status, row.Body)
+		}
+	}
+	mw, err := stdlib.Middleware(newValidator(t), stdlib.WithErrorHandler(func(w http.ResponseWriter, _ *http.Request, _ error) {
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = w.Write(nil)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mw(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusTeapot || rec.Body.Len() != 0 {
+		t.Errorf("a handler that wrote 418 left %d %q", rec.Code, rec.Body)
+	}
+}
+
 func TestSandboxAccessorWithoutMiddleware(t *testing.T) {
 	if info, ok := stdlib.Sandbox(nil); ok || info != nil {
 		t.Error("Sandbox(nil) found a sandbox")
