@@ -3,11 +3,16 @@ package store
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // acceptedForms names the DSNs Open accepts, for its errors.
@@ -41,6 +46,17 @@ var (
 	// string that libpq and pgx know, exactly as they are spelled (they are
 	// case-sensitive: HOST=x is not a keyword).
 	pgKeywords = map[string]bool{}
+	// semicolonPairRE matches "; keyword=" inside an unquoted value: pairs
+	// separated ADO.NET-style, host=db;password=x, which pgx would read as
+	// one host named "db;password=x" (and print it in a connect error).
+	semicolonPairRE = regexp.MustCompile(`;\s*[A-Za-z_][A-Za-z_ ]*=`)
+	// foreignKeyRE matches the first keyword of a connection string of
+	// another form (ADO.NET, ODBC, JDBC properties): never a SQLite path
+	// worth guessing at.
+	foreignKeyRE = regexp.MustCompile(`(?i)^\s*(server|data source|datasource|uid|user id|userid|username|pwd|initial catalog|integrated security|trusted_connection|driver|provider|dsn)\s*=`)
+	// passwordKeyRE matches a password keyword with its "=" anywhere, in
+	// any case.
+	passwordKeyRE = regexp.MustCompile(`(?i)(password|pwd)\s*=`)
 )
 
 func init() {
@@ -63,24 +79,34 @@ func init() {
 // keywordValue reports whether s, as a whole, is a PostgreSQL key=value
 // connection string: white-space separated keyword=value pairs (white space
 // around "=" allowed, values single-quoted with \' and \\ escapes or
-// unquoted with \ escapes, as pgx reads them), every keyword a known one.
-// started reports whether s at least starts with a known keyword and "=".
-func keywordValue(s string) (ok, started bool) {
+// unquoted with \ escapes, as pgx reads them), every keyword a known one,
+// spelled exactly. When s starts like one but is not, problem says why,
+// without quoting any value (it may be a password): a keyword in the wrong
+// case, pairs separated by ';', an unknown keyword, an unterminated quote.
+func keywordValue(s string) (ok bool, problem string) {
 	const space = " \t\n\r\v\f"
 	s = strings.TrimLeft(s, space)
 	if s == "" {
-		return false, false
+		return false, ""
 	}
 	for first := true; s != ""; first = false {
 		eq := strings.IndexByte(s, '=')
 		if eq < 0 {
-			return false, !first
+			if first {
+				return false, ""
+			}
+			return false, "text without keyword=value after the last pair"
 		}
 		key := strings.Trim(s[:eq], space)
 		if !pgKeywords[key] {
-			return false, !first
+			switch {
+			case pgKeywords[strings.ToLower(key)]:
+				return false, fmt.Sprintf("keyword %q must be written in lower case, %q", key, strings.ToLower(key))
+			case first:
+				return false, ""
+			}
+			return false, "unknown keyword"
 		}
-		started = true
 		s = strings.TrimLeft(s[eq+1:], space)
 		if strings.HasPrefix(s, "'") {
 			end, closed := 1, false
@@ -95,11 +121,11 @@ func keywordValue(s string) (ok, started bool) {
 				}
 			}
 			if !closed {
-				return false, true
+				return false, "unterminated quote"
 			}
 			s = s[end+1:]
 			if s != "" && !strings.ContainsRune(space, rune(s[0])) {
-				return false, true
+				return false, "text right after a quoted value"
 			}
 		} else {
 			end := 0
@@ -108,11 +134,15 @@ func keywordValue(s string) (ok, started bool) {
 					end++
 				}
 			}
-			s = s[min(end, len(s)):]
+			end = min(end, len(s))
+			if semicolonPairRE.MatchString(s[:end]) {
+				return false, "pairs are separated by white space, not ';' (quote a value that holds ';' and '=')"
+			}
+			s = s[end:]
 		}
 		s = strings.TrimLeft(s, space)
 	}
-	return true, true
+	return true, ""
 }
 
 // classify tells what dsn names (surrounding white space ignored). A string
@@ -144,13 +174,17 @@ func classify(dsn string) (dsnKind, error) {
 	}
 	// A value of a key=value string may hold "://" or "@"
 	// (application_name=svc://x, password=a@b): this comes first.
-	switch ok, started := keywordValue(dsn); {
+	switch ok, problem := keywordValue(dsn); {
 	case ok:
 		return dsnPostgres, nil
-	case started:
-		return 0, errors.New("sandboxauth/store: malformed PostgreSQL key=value connection string (unknown keyword or unterminated quote; write ./name or file:name for a SQLite file whose name starts with keyword=): " + acceptedForms)
+	case problem != "":
+		return 0, errors.New("sandboxauth/store: malformed PostgreSQL key=value connection string: " + problem +
+			" (write ./name or file:name for a SQLite file whose name starts with keyword=); " + acceptedForms)
 	}
 	switch {
+	case foreignKeyRE.MatchString(dsn) || passwordKeyRE.MatchString(dsn):
+		return 0, errors.New("sandboxauth/store: not a supported connection string (an ADO.NET or ODBC form, or a password= in it; " +
+			"write ./name or file:name for a SQLite file whose name reads like one): " + acceptedForms)
 	case strings.Contains(dsn, "://"):
 		return 0, errors.New("sandboxauth/store: unsupported database URL (a scheme:// inside the string; write file:name for a SQLite file whose name holds one): " + acceptedForms)
 	case userPassRE.MatchString(dsn):
@@ -161,8 +195,10 @@ func classify(dsn string) (dsnKind, error) {
 
 // IsPostgres reports whether Open takes dsn for PostgreSQL: a postgres:// or
 // postgresql:// URL (scheme in any case), or a string made entirely of
-// PostgreSQL keyword=value pairs, keywords spelled exactly (lower case), such
-// as "host=db port=5432 user=app password=... dbname=sandboxes". Surrounding
+// PostgreSQL keyword=value pairs separated by white space, keywords spelled
+// exactly (lower case), such as "host=db port=5432 user=app password=...
+// dbname=sandboxes". A string that starts like one but is not (HOST=db,
+// host=db;password=x) is refused by Open, never taken for a file name. Surrounding
 // white space is ignored. Everything else that Open accepts is a SQLite
 // file: to name a SQLite file that would read as a connection string
 // ("host=x.db"), write "./host=x.db" or "file:host=x.db". A server uses it
@@ -247,4 +283,93 @@ func sqliteOpenError(path string, err error) error {
 		}
 	}
 	return fmt.Errorf("sandboxauth/store: open SQLite database %s%s: %w", shown(path), reason, err)
+}
+
+// pgConfig parses a DSN that classify took for PostgreSQL, for pgx. The URL
+// scheme is lower-cased (pgx knows only postgres:// and postgresql://, while
+// classify accepts the scheme in any case), and the error never quotes the
+// string: pgx's own redaction of passwords in its parse errors is best
+// effort (password = x with spaces, a quoted value, a colon in a URL's
+// password all showed through), so only its reason is kept, with every
+// password the string holds blanked out.
+func pgConfig(dsn string) (*pgx.ConnConfig, error) {
+	dsn = strings.TrimSpace(dsn)
+	if m := schemeRE.FindStringSubmatchIndex(dsn); m != nil {
+		dsn = strings.ToLower(dsn[:m[3]]) + dsn[m[3]:]
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		reason := err.Error()
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) {
+			c := *pe
+			c.ConnString = "" // the reason alone: cannot parse ``: <reason>
+			reason = strings.TrimPrefix(c.Error(), "cannot parse ``: ")
+		}
+		return nil, errors.New("parse PostgreSQL connection string: " + scrubSecrets(dsn, reason))
+	}
+	return cfg, nil
+}
+
+// pgError returns err with every password dsn holds blanked out of its
+// text. An error whose text held one loses its chain (errors.Is/As), since
+// the wrapped errors still hold the text; any other is returned as is.
+func pgError(dsn string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if text := err.Error(); scrubSecrets(dsn, text) != text {
+		return errors.New(scrubSecrets(dsn, text))
+	}
+	return err
+}
+
+var (
+	// secretValueRE finds the value of a password keyword (password,
+	// sslpassword, any case; a URL query's too): quoted, or up to white
+	// space, & or ;.
+	secretValueRE = regexp.MustCompile(`(?i)(?:password|pwd)[^=\s&;]*\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s&;]*)`)
+)
+
+// dsnSecrets returns the passwords dsn holds (as written, unquoted and
+// URL-decoded), for blanking out of error texts: the values of password
+// keywords and parameters, and a URL's userinfo after its first colon.
+func dsnSecrets(dsn string) []string {
+	var out []string
+	add := func(v string) {
+		if v != "" {
+			out = append(out, v)
+		}
+		if u, err := url.QueryUnescape(v); err == nil && u != v && u != "" {
+			out = append(out, u)
+		}
+	}
+	for _, m := range secretValueRE.FindAllStringSubmatch(dsn, -1) {
+		v := m[1]
+		add(v)
+		if strings.HasPrefix(v, "'") {
+			v = strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'")
+			add(v)
+			add(strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v))
+		}
+	}
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+				add(pw)
+			}
+		}
+	}
+	// Longest first: a password that holds another is blanked whole.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// scrubSecrets blanks every password of dsn out of text.
+func scrubSecrets(dsn, text string) string {
+	for _, s := range dsnSecrets(dsn) {
+		text = strings.ReplaceAll(text, s, "xxxxx")
+	}
+	return text
 }

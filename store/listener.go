@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +82,7 @@ const pingTimeout = 5 * time.Second
 type Listener struct {
 	cfg       listenConfig
 	connCfg   *pgx.ConnConfig
+	dsn       string // for blanking its passwords out of connect errors
 	inv       Invalidator
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -122,9 +122,9 @@ func Listen(ctx context.Context, pgURL string, inv Invalidator, opts ...ListenOp
 	case !IsPostgres(pgURL):
 		return nil, errors.New("sandboxauth/store: Listen: want a postgres:// or postgresql:// URL or a key=value connection string")
 	}
-	connCfg, err := pgx.ParseConfig(strings.TrimSpace(pgURL)) // as IsPostgres reads it
+	connCfg, err := pgConfig(pgURL) // as IsPostgres reads it
 	if err != nil {
-		return nil, fmt.Errorf("sandboxauth/store: Listen: parse PostgreSQL connection string: %w", err)
+		return nil, fmt.Errorf("sandboxauth/store: Listen: %w", err)
 	}
 	if _, ok := connCfg.RuntimeParams["application_name"]; !ok {
 		connCfg.RuntimeParams["application_name"] = ListenerApplicationName
@@ -135,7 +135,7 @@ func Listen(ctx context.Context, pgURL string, inv Invalidator, opts ...ListenOp
 		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
 	}
 
-	l := &Listener{cfg: cfg, connCfg: connCfg, inv: inv, done: make(chan struct{})}
+	l := &Listener{cfg: cfg, connCfg: connCfg, dsn: pgURL, inv: inv, done: make(chan struct{})}
 	conn, err := l.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func (l *Listener) Close() error {
 func (l *Listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, l.connCfg)
 	if err != nil {
-		return nil, fmt.Errorf("sandboxauth/store: Listen: connect: %w", err)
+		return nil, fmt.Errorf("sandboxauth/store: Listen: connect: %w", pgError(l.dsn, err))
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{NotifyChannel}.Sanitize()); err != nil {
 		closeConn(conn)

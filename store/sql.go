@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
@@ -108,10 +107,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 	)
 	switch kind {
 	case dsnPostgres:
-		// pgx's parse errors redact the password.
-		pc, err := pgx.ParseConfig(dsn)
+		pc, err := pgConfig(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("sandboxauth/store: parse PostgreSQL connection string: %w", err)
+			return nil, fmt.Errorf("sandboxauth/store: %w", err)
 		}
 		if _, ok := pc.RuntimeParams["application_name"]; !ok {
 			pc.RuntimeParams["application_name"] = StoreApplicationName
@@ -149,7 +147,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*SQL, error) {
 		if path != "" {
 			return nil, sqliteOpenError(path, err)
 		}
-		return nil, fmt.Errorf("sandboxauth/store: connect to %s: %w", dialect, err)
+		return nil, fmt.Errorf("sandboxauth/store: connect to %s: %w", dialect, pgError(dsn, err))
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

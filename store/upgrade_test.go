@@ -238,12 +238,22 @@ func TestOpenConnectionStringForms(t *testing.T) {
 		"host=127.0.0.1 port=notaport password=secret-pw",
 		"password='secret-pw' host=127.0.0.1 port=1 sslmode=disable connect_timeout=2",
 		"postgres://u:secret-pw@127.0.0.1:notaport/db",
+		// Forms whose password pgx's own redaction let through.
+		"host=127.0.0.1 port=notaport password = secret-pw",
+		"host=127.0.0.1 port=notaport password= secret-pw",
+		"host=127.0.0.1 port=notaport sslpassword = secret-pw",
+		"host=127.0.0.1 port=notaport password='a\\'secret-pw x'",
+		"host=127.0.0.1 connect_timeout=x password\t=secret-pw",
+		"POSTGRES://u:secret:pw@127.0.0.1:bad/db",
+		"postgres://u:secret:pw@127.0.0.1:bad/db",
+		"Postgresql://u:secret-pw@127.0.0.1:1/db?connect_timeout=2",
+		"postgresql://u:secret-pw x@127.0.0.1:1/db",
 	} {
 		_, err := store.Open(ctx, dsn)
 		if err == nil {
 			t.Fatalf("Open(%q) succeeded", dsn)
 		}
-		if strings.Contains(err.Error(), "secret-pw") {
+		if strings.Contains(err.Error(), "secret-pw") || strings.Contains(err.Error(), "secret:") {
 			t.Errorf("Open(%q): the error shows the password: %v", dsn, err)
 		}
 		if strings.Contains(strings.ToLower(err.Error()), "sqlite") {
@@ -273,6 +283,16 @@ func TestOpenNeverShowsPasswordOfMisshapenDSN(t *testing.T) {
 		"x.db mysql://app:hunter2@h/db",
 		"host=db.internal password='hunter2",
 		"host=db.internal Password=hunter2",
+		// Keywords in another case, ADO.NET and ODBC forms, ';' between
+		// pairs: refused, not a SQLite file named after the string, and
+		// not a host named "db;password=hunter2" in a connect error.
+		"Host=db.internal;Username=app;Password=hunter2;Database=sandboxes",
+		"HOST=db.internal PASSWORD=hunter2",
+		"host=db.internal;password=hunter2",
+		"host=db.internal port=5432;password=hunter2",
+		"Server=db.internal;Database=sandboxes;User Id=app;Password=hunter2;",
+		"Data Source=db.internal;Initial Catalog=x;Pwd=hunter2",
+		"sandboxes.db password=hunter2",
 	} {
 		_, err := store.Open(ctx, dsn)
 		if err == nil {
@@ -364,6 +384,22 @@ func TestOpenPostgresKeywordValue(t *testing.T) {
 	l, err := store.Listen(ctx, kv, newRecorder(), store.WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatalf("Listen(key=value): %v", err)
+	}
+	l.Close()
+
+	// A URL's scheme in upper case is PostgreSQL for IsPostgres, and so
+	// it is for Open and Listen (pgx alone knows only lower case).
+	i := strings.Index(u, "://")
+	upper := strings.ToUpper(u[:i]) + u[i:]
+	if !store.IsPostgres(upper) {
+		t.Fatalf("IsPostgres(%s...) = false", upper[:i+3])
+	}
+	su := openT(t, upper)
+	if got, err := su.LookupSandbox(ctx, key); err != nil || got.ID != info.ID {
+		t.Fatalf("lookup through an upper-case scheme: %+v, %v", got, err)
+	}
+	if l, err = store.Listen(ctx, upper, newRecorder(), store.WithLogger(quietLogger())); err != nil {
+		t.Fatalf("Listen(upper-case scheme): %v", err)
 	}
 	l.Close()
 }

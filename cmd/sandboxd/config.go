@@ -152,6 +152,8 @@ func describeDB(dsn string) string {
 		// A malformed key=value string (the store refuses it): shown only
 		// as far as describeKeywordValue can take it apart, passwords hidden.
 		return describeKeywordValue(dsn)
+	case passwordKey(dsn):
+		return "(database connection string not shown)"
 	default:
 		return dsn // a SQLite path
 	}

@@ -109,6 +109,11 @@ func TestDescribeDB(t *testing.T) {
 		"host=h Password=secret":            "",
 		" postgres://u:secret@127.0.0.1/db": "postgres://u:xxxxx@127.0.0.1/db",
 		"./host=x.db":                       "./host=x.db",
+		// Connection strings of other forms, refused by the store.
+		"Host=db;Username=app;Password=secret;Database=sandboxes": "(database connection string not shown)",
+		"HOST=db PASSWORD=secret":                                 "(database connection string not shown)",
+		"Server=db;Pwd =secret":                                   "(database connection string not shown)",
+		"host=db;password=secret":                                 "",
 	} {
 		got := describeDB(dsn)
 		if strings.Contains(got, "secret") || (want != "" && got != want) {
@@ -127,6 +132,12 @@ func TestDBConnectionStringForms(t *testing.T) {
 		"host=127.0.0.1 port=1 user=u password=secret-pw dbname=d connect_timeout=2 sslmode=disable",
 		"mysql://u:secret-pw@127.0.0.1/db",
 		"user=u password=secret-pw",
+		// Other forms and cases: refused, never a file named after them.
+		"Host=127.0.0.1;Username=u;Password=secret-pw;Database=d",
+		"HOST=127.0.0.1 PASSWORD=secret-pw",
+		"host=127.0.0.1;password=secret-pw",
+		"host=127.0.0.1 port=notaport password = secret-pw",
+		"POSTGRES://u:secret-pw:x@127.0.0.1:bad/db",
 	} {
 		var stdout, stderr syncBuffer
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -53,6 +53,8 @@ func describeKeywordValue(dsn string) string {
 		}
 		if strings.Contains(strings.ToLower(key), "password") {
 			val = "xxxxx"
+		} else if passwordKey(val) { // host=db;password=x: pairs run together
+			return "(unparseable PostgreSQL connection string)"
 		}
 		if val == "" || strings.ContainsAny(val, " '\\") {
 			val = "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(val) + "'"
@@ -76,4 +78,24 @@ func looksKeywordValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// passwordKey reports whether s holds a password keyword and "=" in any
+// case (Password=, PWD =): a string the store refuses (HOST=db
+// PASSWORD=x, ADO.NET's Host=db;Password=x), never shown.
+func passwordKey(s string) bool {
+	l := strings.ToLower(s)
+	for _, k := range []string{"password", "pwd"} {
+		for i := strings.Index(l, k); i >= 0; {
+			if rest := strings.TrimLeft(l[i+len(k):], " \t"); strings.HasPrefix(rest, "=") {
+				return true
+			}
+			next := strings.Index(l[i+1:], k)
+			if next < 0 {
+				break
+			}
+			i += 1 + next
+		}
+	}
+	return false
 }
