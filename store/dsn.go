@@ -182,7 +182,7 @@ func classify(dsn string) (dsnKind, error) {
 			" (write ./name or file:name for a SQLite file whose name starts with keyword=); " + acceptedForms)
 	}
 	switch {
-	case foreignKeyRE.MatchString(dsn) || passwordKeyRE.MatchString(dsn):
+	case foreignKeyRE.MatchString(dsn) || passwordKeyRE.MatchString(dsn) && !explicitPath(dsn):
 		return 0, errors.New("sandboxauth/store: not a supported connection string (an ADO.NET or ODBC form, or a password= in it; " +
 			"write ./name or file:name for a SQLite file whose name reads like one): " + acceptedForms)
 	case strings.Contains(dsn, "://"):
@@ -191,6 +191,12 @@ func classify(dsn string) (dsnKind, error) {
 		return 0, errors.New("sandboxauth/store: a user:password@host connection string is not supported (write ./name or file:name for a SQLite file whose name looks like one): " + acceptedForms)
 	}
 	return dsnSQLite, nil
+}
+
+// explicitPath reports whether dsn is written as a file path (absolute, or
+// relative from . or ..), which no connection string is.
+func explicitPath(dsn string) bool {
+	return strings.HasPrefix(dsn, "/") || strings.HasPrefix(dsn, "./") || strings.HasPrefix(dsn, "../")
 }
 
 // IsPostgres reports whether Open takes dsn for PostgreSQL: a postgres:// or

@@ -325,7 +325,7 @@ func TestOpenNeverShowsPasswordOfMisshapenDSN(t *testing.T) {
 		t.Errorf("Open(a SQLite path with an @ in a missing directory) = %v", err)
 	}
 	// ./ and file: name SQLite files whose names read otherwise.
-	for _, dsn := range []string{"./host=x.db", "file:host=y.db", "./user:pw@z.db"} {
+	for _, dsn := range []string{"./host=x.db", "file:host=y.db", "./user:pw@z.db", "./password=w.db", "./Host=v.db;Password=x", filepath.Join(dir, "pwd=u.db")} {
 		s := openT(t, dsn)
 		if s.Dialect() != store.DialectSQLite {
 			t.Errorf("Open(%q): dialect %s", dsn, s.Dialect())
