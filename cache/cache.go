@@ -325,6 +325,17 @@ func (s *Cache) observe(ev core.CacheEvent, entries int64) {
 	}
 }
 
+// observeHeld reports ev like observe, for a caller between starting or
+// joining a flight and its end: a panic of the observer is returned, for the
+// caller to raise again once the flight is settled. Raised at once, it
+// would leave a flight that nobody finishes (every later request for the key
+// would join it and wait out its timeout) or a waiter that never leaves.
+func (s *Cache) observeHeld(ev core.CacheEvent, entries int64) (p any) {
+	defer func() { p = recover() }()
+	s.observe(ev, entries)
+	return nil
+}
+
 // observeEvictions reports n evictions that left after entries, one by one,
 // each with the count it left behind, as if reported as they happened. The
 // observer is never called with mu held: it may call the Cache.

@@ -390,7 +390,9 @@ func (s *Cache) do(ctx context.Context, r *round) (info *core.SandboxInfo, src c
 		n := s.count.Load()
 		s.mu.Unlock()
 		if r.first {
-			s.observe(ev, n)
+			if p := s.observeHeld(ev, n); p != nil {
+				defer func() { panic(p) }()
+			}
 		}
 		var left bool
 		info, src, err, left = s.wait(ctx, f)
@@ -411,7 +413,9 @@ func (s *Cache) do(ctx context.Context, r *round) (info *core.SandboxInfo, src c
 	n := s.count.Load()
 	s.mu.Unlock()
 	if r.first {
-		s.observe(ev, n)
+		if p := s.observeHeld(ev, n); p != nil {
+			defer func() { panic(p) }()
+		}
 	}
 
 	info, err = s.storeCall(f, r.key, stale)

@@ -3,6 +3,8 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,5 +159,90 @@ func TestLookupSandboxSource(t *testing.T) {
 		}
 		_ = c.Close()
 		check("closed", key1a, core.SourceNone, cache.ErrClosed)
+	}
+}
+
+// panickingObserver panics on the events it is armed for, once each.
+type panickingObserver struct {
+	mu    sync.Mutex
+	armed map[core.CacheEvent]int // event -> panics left
+}
+
+func (p *panickingObserver) arm(ev core.CacheEvent, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.armed == nil {
+		p.armed = map[core.CacheEvent]int{}
+	}
+	p.armed[ev] = n
+}
+
+func (p *panickingObserver) ObserveCache(ev core.CacheEvent, _ int) {
+	p.mu.Lock()
+	fire := p.armed[ev] > 0
+	if fire {
+		p.armed[ev]--
+	}
+	p.mu.Unlock()
+	if fire {
+		panic("observer bug " + ev.String())
+	}
+}
+
+// A panicking CacheObserver is user code failing in the middle of a
+// lookup: that request is answered 503, as for a panicking store, and
+// nothing is left behind. The flight it started or joined is settled, so the
+// next request for the key is served at once, with no second store call for
+// a result that was stored.
+func TestObserverPanicLeavesNothingBehind(t *testing.T) {
+	st := newTestStore(t)
+	obs := &panickingObserver{}
+	c := newCache(t, st, newClock(), cache.WithObserver(obs))
+	v, logs := newValidator(t, c, core.WithLookupTimeout(5*time.Second))
+
+	// The runner's miss panics: 503 for it, the result is still stored.
+	obs.arm(core.CacheMiss, 1)
+	expect(t, v, key1a, core.ErrUnavailable, "")
+	if !strings.Contains(logs.String(), "store panicked: observer bug miss") {
+		t.Errorf("the panic was not logged as a failed lookup: %s", logs)
+	}
+	start := time.Now()
+	expect(t, v, key1a, nil, "sb1")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the request after the panic took %v: it waited on a flight nobody finished", d)
+	}
+	if n := st.calls(); n != 1 {
+		t.Errorf("store calls %d, want 1 (the panicking request's lookup, stored)", n)
+	}
+
+	// A joiner's miss panics: the joiner gets 503, the runner its answer,
+	// and the joiner's wait is accounted for (the runner leaving cancels
+	// nothing it should not: the key is served next, from the cache).
+	release := st.block()
+	runner := make(chan error, 1)
+	go func() { _, err := v.Validate(context.Background(), key2); runner <- err }()
+	st.waitEntered(t)
+	obs.arm(core.CacheMiss, 1)
+	joiner := make(chan error, 1)
+	go func() { _, err := v.Validate(context.Background(), key2); joiner <- err }()
+	waitFor(t, "the joiner's miss", func() bool { obs.mu.Lock(); defer obs.mu.Unlock(); return obs.armed[core.CacheMiss] == 0 })
+	release()
+	if err := <-runner; err != nil {
+		t.Errorf("runner: %v, want accepted", err)
+	}
+	if err := <-joiner; !errors.Is(err, core.ErrUnavailable) {
+		t.Errorf("joiner whose observer panicked: %v, want 503", err)
+	}
+	expect(t, v, key2, nil, "sb2")
+	if n := st.calls(); n != 2 {
+		t.Errorf("store calls %d, want 2 (one per key)", n)
+	}
+
+	// A hit that panics is answered 503; the next hit is served.
+	obs.arm(core.CacheHit, 1)
+	expect(t, v, key1a, core.ErrUnavailable, "")
+	expect(t, v, key1a, nil, "sb1")
+	if n := st.calls(); n != 2 {
+		t.Errorf("store calls %d after hits, want still 2", n)
 	}
 }

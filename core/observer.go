@@ -15,7 +15,8 @@ import (
 // before the answer is written: it must be fast, must not block, and must
 // not keep d beyond the call. A Decision never carries the key or anything
 // derived from it; its Code and Source are bounded sets, safe as metric
-// labels; SandboxID is not (use it on spans and logs only).
+// labels; SandboxID is not (use it on spans and logs only). A panic in
+// ObserveDecision reaches the caller of Authenticate (docs/design.md §9).
 type Observer interface {
 	ObserveDecision(ctx context.Context, d Decision)
 }
@@ -85,7 +86,9 @@ func (e CacheEvent) String() string {
 
 // CacheObserver is told of a cache's events (package cache's WithObserver).
 // entries is the number of entries held after the event. It runs on the
-// hot path of every cached request: it must be fast and must not block.
+// hot path of every cached request: it must be fast and must not block. A
+// panic while the cache answers a request fails that request with 503, as a
+// panicking store does (docs/design.md §9).
 type CacheObserver interface {
 	ObserveCache(ev CacheEvent, entries int)
 }

@@ -154,7 +154,12 @@ func (v *Validator) decide(ctx context.Context, r *http.Request, key string) dec
 	}
 	var d decision
 	if v.peeker != nil {
-		if info, ok := v.peeker.PeekSandbox(key); ok && info != nil {
+		info, err := v.peek(key)
+		if err != nil {
+			d.source, d.err = SourceCache, v.lookupFailed(ctx, key, err)
+			return d
+		}
+		if info != nil {
 			d.info, d.source = info, SourceCache
 		}
 	}
@@ -264,10 +269,31 @@ func (v *Validator) lookup(ctx context.Context, key string) (*SandboxInfo, Sourc
 		}
 		return nil, src, ErrInvalidKey
 	}
+	return nil, src, v.lookupFailed(ctx, key, err)
+}
+
+// lookupFailed logs a failed lookup of key (sampled) and returns its
+// answer, row 2a.
+func (v *Validator) lookupFailed(ctx context.Context, key string, err error) error {
 	err = redactError(err, key)
 	v.logs.log(ctx, reasonLookupFailed, slog.LevelError, "Session key lookup failed",
 		slog.String("key_fp", Fingerprint(key)), slog.String("error", err.Error()))
-	return nil, src, &Error{Code: CodeUnavailable, Err: err}
+	return &Error{Code: CodeUnavailable, Err: err}
+}
+
+// peek asks the Peeker for a fresh entry of key (nil when it has none). A
+// panicking Peeker (its code, or a CacheObserver it calls on a hit) is a
+// store failure, as a panicking lookup is.
+func (v *Validator) peek(key string) (info *SandboxInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			info, err = nil, fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
+		}
+	}()
+	if info, ok := v.peeker.PeekSandbox(key); ok {
+		return info, nil
+	}
+	return nil, nil
 }
 
 // callStore calls the user's store and turns a panic into an error: a

@@ -250,6 +250,34 @@ func TestStoreFailuresAre503(t *testing.T) {
 	}
 }
 
+// panickingPeeker is a store whose fast path panics (its own bug, or a
+// cache observer's on a hit); its lookup would accept the key.
+type panickingPeeker struct{ core.StoreFunc }
+
+func (panickingPeeker) PeekSandbox(key string) (*core.SandboxInfo, bool) { panic("peek bug " + key) }
+
+// A panicking Peeker is a store failure: 503, logged without the key, and
+// never the lookup's acceptance behind it.
+func TestPeekerPanicIs503(t *testing.T) {
+	lookups := 0
+	st := panickingPeeker{func(context.Context, string) (*core.SandboxInfo, error) {
+		lookups++
+		info := running("sb", "u")
+		return &info, nil
+	}}
+	v, logs := newValidator(t, st)
+	_, err := v.Validate(context.Background(), secretKey)
+	if !errors.Is(err, core.ErrUnavailable) || core.ResponseFor(err).Status != http.StatusServiceUnavailable {
+		t.Fatalf("panicking Peeker: %v, want 503", err)
+	}
+	if strings.Contains(err.Error(), secretKey) || strings.Contains(logs.String(), secretKey) {
+		t.Errorf("the key leaked: %v\n%s", err, logs)
+	}
+	if !strings.Contains(logs.String(), "store panicked: peek bug") || lookups != 0 {
+		t.Errorf("lookups %d, logs:\n%s", lookups, logs)
+	}
+}
+
 func TestCancelledContextSkipsStore(t *testing.T) {
 	s := newStore(t, map[string]core.SandboxInfo{secretKey: running("sb", "u")})
 	v, _ := newValidator(t, s)
