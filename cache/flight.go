@@ -307,8 +307,16 @@ func (f *flight) cancelLocked(err error) {
 // A recheck's sandbox is known, and its invalidation removed the entry: a
 // caller that saw that entry no longer finds it current (do), so it never
 // joins the recheck of an invalidated sandbox.
+//
+// Nor does a caller join a call that began a TTL or more ago (a slow
+// store): its answer is as old as its start, too old to be fresh for a
+// request that arrives now, which would otherwise be accepted up to the
+// lookup timeout after a status change rather than within the TTL. It
+// starts the next call, which later callers join: one call per key per TTL
+// while the store is that slow.
 func (s *Cache) joinableLocked(f *flight, stale *entry, late bool) bool {
-	return f.stale == stale && f.state.Load() == live && !f.noStore && (late || s.sandboxGen <= f.gen)
+	return f.stale == stale && f.state.Load() == live && !f.noStore && (late || s.sandboxGen <= f.gen) &&
+		s.before(f.start.Add(s.ttl))
 }
 
 // tainted reports whether the answer of f, finished, may be given to a

@@ -2,8 +2,10 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sandboxauth/sandboxauth/cache"
 	"github.com/sandboxauth/sandboxauth/core"
@@ -81,5 +83,47 @@ func TestLateJoinerTimeoutIsNotAcceptedByTheValidator(t *testing.T) {
 		if info, err := v.Validate(ctx, key1a); err == nil {
 			t.Fatalf("iteration %d: Validate accepted %s (%s) after InvalidateSandbox returned", i, info.ID, info.Status)
 		}
+	}
+}
+
+// A request that arrives a TTL or more after a slow store call began does
+// not take that call's answer: it was read before the request arrived, and
+// a status change in between would be accepted past the TTL. It makes the
+// next call; requests within the TTL of a call still share it.
+func TestNoJoinPastTheTTL(t *testing.T) {
+	st := newTestStore(t)
+	clock := newClock()
+	c := newCache(t, st, clock) // TTL 1s
+	v, _ := newValidator(t, c)
+	release := st.block()
+	defer release()
+
+	validate := func() chan error {
+		ch := make(chan error, 1)
+		go func() { _, err := v.Validate(context.Background(), key1a); ch <- err }()
+		return ch
+	}
+	first := validate()
+	st.waitEntered(t) // the call has read RUNNING, and stalls
+	if err := st.mem.SetStatus("sb1", core.StatusPaused); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(999 * time.Millisecond)
+	within := validate() // within the TTL of the call: joins it
+	waitFor(t, "the second request to join", func() bool { return c.WaitersFor(key1a) == 2 })
+	clock.Advance(time.Millisecond) // the call is a TTL old
+	late := validate()
+	st.waitEntered(t) // the late request's own call, which reads PAUSED
+	if n := st.lookups.Load(); n != 2 {
+		t.Fatalf("store lookups %d, want 2: the first call and the late request's", n)
+	}
+	release()
+	for name, ch := range map[string]chan error{"first": first, "within the TTL": within} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v, want accepted (the call read RUNNING before the pause)", name, err)
+		}
+	}
+	if err := <-late; !errors.Is(err, core.ErrNotRunning) {
+		t.Errorf("a request a TTL after the call began: %v, want ErrNotRunning", err)
 	}
 }
