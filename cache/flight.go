@@ -39,12 +39,14 @@ type flight struct {
 	parent   context.Context // the runner's context: values, and its departure
 	deadline time.Time       // the call's deadline: the runner's or the lookup timeout's, the earlier
 
-	waiters     int    // callers waiting for the result, the runner until it leaves
-	lateJoiners int    // callers that joined after an InvalidateSandbox since gen
-	taintGen    uint64 // the first invalidation of the found sandbox after gen, if lateJoiners
-	runnerGone  bool   // the runner's context ended while others waited
-	noStore     bool   // an invalidation it cannot check happened: never store
-	finished    bool   // info and err are set
+	waiters     int     // callers waiting for the result, the runner until it leaves
+	lateJoiners int     // callers that joined after an InvalidateSandbox since gen
+	taintGen    uint64  // the first invalidation of the found sandbox after gen, if lateJoiners
+	runnerGone  bool    // the runner's context ended while others waited
+	noStore     bool    // an invalidation it cannot check happened: never store
+	superseded  bool    // a later call for the key replaced it in the map: never store
+	older       *flight // the call it replaced, while that may still be running (overlapLocked)
+	finished    bool    // info and err are set
 
 	ready chan struct{} // closed when finished; made when a second caller joins
 	info  *core.SandboxInfo
@@ -313,10 +315,31 @@ func (f *flight) cancelLocked(err error) {
 // request that arrives now, which would otherwise be accepted up to the
 // lookup timeout after a status change rather than within the TTL. It
 // starts the next call, which later callers join: one call per key per TTL
-// while the store is that slow.
+// while the store is that slow, and never more than maxOverlap at once (a
+// TTL far below the store's latency would otherwise turn a slow store into
+// a stampede on it); past that, callers join the newest call.
 func (s *Cache) joinableLocked(f *flight, stale *entry, late bool) bool {
 	return f.stale == stale && f.state.Load() == live && !f.noStore && (late || s.sandboxGen <= f.gen) &&
-		s.before(f.start.Add(s.ttl))
+		(s.before(f.start.Add(s.ttl)) || f.overlapLocked() >= maxOverlap)
+}
+
+// maxOverlap is how many store calls for one key may run at once because
+// each began a TTL after the one before (joinableLocked).
+const maxOverlap = 4
+
+// overlapLocked returns how many calls for f's key are running: f and the
+// ones it replaced that have not finished. It forgets finished ones, so
+// that a chain of calls does not keep old results alive.
+func (f *flight) overlapLocked() int {
+	n := 1
+	for g := f; g.older != nil; g = g.older {
+		if g.older.finished {
+			g.older = nil
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // tainted reports whether the answer of f, finished, may be given to a
@@ -454,6 +477,15 @@ func (s *Cache) startLocked(ctx context.Context, r *round, stale *entry) *flight
 	f.deadline = real.Add(s.timeout)
 	if pd, ok := ctx.Deadline(); ok && pd.Before(f.deadline) {
 		f.deadline = pd
+	}
+	if old := s.flights[r.d]; old != nil {
+		// The call it replaces (not joinable: too old, or asking something
+		// else) still answers its own waiters, but stores nothing: it
+		// began earlier, and finishing later it would put an older answer
+		// over this one's (a RUNNING read before a revocation over the
+		// not-found read after it).
+		old.superseded = true
+		f.older = old
 	}
 	s.flights[r.d] = f
 	s.checked.push(f)

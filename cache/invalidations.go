@@ -112,10 +112,11 @@ func (s *Cache) pruneLocked() {
 }
 
 // mayStoreLocked reports whether the call f, which found the running
-// sandbox id, may store its answer: no invalidation of its key or of id, no
-// Flush and no Close happened since it began.
+// sandbox id, may store its answer: no later call for the key replaced it,
+// no invalidation of its key or of id, no Flush and no Close happened since
+// it began.
 func (s *Cache) mayStoreLocked(f *flight, id string) bool {
-	if f.noStore || s.closed.Load() {
+	if f.noStore || f.superseded || s.closed.Load() {
 		return false
 	}
 	if g, ok := s.byKey[f.k]; ok && g > f.gen {
