@@ -46,10 +46,9 @@ var (
 	// string that libpq and pgx know, exactly as they are spelled (they are
 	// case-sensitive: HOST=x is not a keyword).
 	pgKeywords = map[string]bool{}
-	// semicolonPairRE matches "; keyword=" inside an unquoted value: pairs
-	// separated ADO.NET-style, host=db;password=x, which pgx would read as
-	// one host named "db;password=x" (and print it in a connect error).
-	semicolonPairRE = regexp.MustCompile(`;\s*[A-Za-z_][A-Za-z_ ]*=`)
+	// semicolonPairRE matches "; word=" inside an unquoted value (see
+	// semicolonPair).
+	semicolonPairRE = regexp.MustCompile(`;\s*([A-Za-z_][A-Za-z_ ]*?)\s*=`)
 	// foreignKeyRE matches the first keyword of a connection string of
 	// another form (ADO.NET, ODBC, JDBC properties): never a SQLite path
 	// worth guessing at.
@@ -74,6 +73,21 @@ func init() {
 	} {
 		pgKeywords[k] = true
 	}
+}
+
+// semicolonPair reports whether the unquoted value v holds "; keyword="
+// with a keyword of PostgreSQL or of another connection string form, in
+// any case: pairs separated ADO.NET-style, host=db;password=x, which pgx
+// would read as one host named "db;password=x" (and print in a connect
+// error). A password such as Zq;Ab=9x is not one.
+func semicolonPair(v string) bool {
+	for _, m := range semicolonPairRE.FindAllStringSubmatch(v, -1) {
+		w := strings.ToLower(m[1])
+		if pgKeywords[w] || foreignKeyRE.MatchString(w+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // keywordValue reports whether s, as a whole, is a PostgreSQL key=value
@@ -135,8 +149,8 @@ func keywordValue(s string) (ok bool, problem string) {
 				}
 			}
 			end = min(end, len(s))
-			if semicolonPairRE.MatchString(s[:end]) {
-				return false, "pairs are separated by white space, not ';' (quote a value that holds ';' and '=')"
+			if semicolonPair(s[:end]) {
+				return false, "pairs are separated by white space, not ';' (quote a value that holds ';' and a keyword=)"
 			}
 			s = s[end:]
 		}
@@ -364,6 +378,15 @@ func dsnSecrets(dsn string) []string {
 		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
 				add(pw)
+				// A password with a raw @ or / (not percent-encoded) is
+				// split by URL parsers, which end the user-info at the
+				// first @ or the authority at the first /: its pieces then
+				// show up as a host or a database name in errors.
+				for _, piece := range strings.FieldsFunc(pw, func(r rune) bool { return strings.ContainsRune("@/?#", r) }) {
+					if len(piece) >= 2 {
+						add(piece)
+					}
+				}
 			}
 		}
 	}

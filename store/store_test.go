@@ -104,8 +104,16 @@ func TestDialect(t *testing.T) {
 		" postgres://h/db\n":                           true,
 		"\thost=h dbname=d ":                           true,
 		"host=h application_name=svc://x password=a@b": true,
+		// A value may hold ';' and '=' as long as no keyword follows the
+		// ';' (a generated password).
+		"host=h password=Zq;Ab=9x dbname=d":      true,
+		"host=h user=app options=-csearch_path=a": true,
 		// Keywords are case-sensitive and the whole string must be
-		// key=value pairs: these are SQLite files.
+		// key=value pairs: these are not PostgreSQL (Open refuses
+		// HOST=, Dbname= and host=h;password=, and takes the others for
+		// SQLite files).
+		"host=h;password=x":      false,
+		"host=h;Database=x":      false,
 		"HOST=upper.db":          false,
 		"/data/backup port=2.db": false,
 		"backup port=2.db":       false,

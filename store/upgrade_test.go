@@ -265,6 +265,30 @@ func TestOpenConnectionStringForms(t *testing.T) {
 	}
 }
 
+// A URL whose password holds a raw @ or / (not percent-encoded) is split by
+// the URL parser: the pieces after the split show up as a host or database
+// name in connect errors. Open and Listen blank them too.
+func TestOpenBlanksPiecesOfASplitPassword(t *testing.T) {
+	ctx := testCtx(t)
+	for _, dsn := range []string{
+		"postgres://app:hunter@2secretPW@127.0.0.1:1/db?connect_timeout=2",
+		"postgres://app:hunter@2secretPW@db.invalid/db?connect_timeout=2",
+		"postgres://app:1234/secretPW@127.0.0.1:1/db?connect_timeout=2",
+	} {
+		_, err := store.Open(ctx, dsn)
+		if err == nil || strings.Contains(err.Error(), "secretPW") {
+			t.Errorf("Open(%q) = %v; want an error without the password", dsn, err)
+		}
+		l, err := store.Listen(ctx, dsn, newRecorder(), store.WithLogger(quietLogger()))
+		if err == nil {
+			l.Close()
+			t.Errorf("Listen(%q) succeeded", dsn)
+		} else if strings.Contains(err.Error(), "secretPW") {
+			t.Errorf("Listen(%q) = %v; want an error without the password", dsn, err)
+		}
+	}
+}
+
 // A DSN that is not exactly one of the accepted forms (a leading space from
 // an env file, a JDBC URL, user:password@host, a scheme:// further in, a
 // malformed key=value string) is never taken for a SQLite path, and no
