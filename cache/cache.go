@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -441,6 +442,15 @@ func (s *Cache) cleanup() {
 	}
 	after := s.count.Load()
 	s.mu.Unlock()
+	// Run by the cleanup goroutine, a CacheObserver's panic would end the
+	// process, with no request to fail: it is logged (slog's default
+	// logger; the cache has no other) and the cleanup goes on next time.
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Default().Error("sandboxauth/cache: CacheObserver panicked reporting evictions of the cleanup",
+				slog.String("panic", fmt.Sprint(p)))
+		}
+	}()
 	s.observeEvictions(n, after)
 }
 

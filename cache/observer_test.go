@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -244,5 +245,43 @@ func TestObserverPanicLeavesNothingBehind(t *testing.T) {
 	expect(t, v, key1a, nil, "sb1")
 	if n := st.calls(); n != 2 {
 		t.Errorf("store calls %d after hits, want still 2", n)
+	}
+}
+
+// A CacheObserver that panics while a cleanup pass (the cleanup
+// goroutine's work) reports its evictions does not end the process: the
+// entries are dropped, the panic is logged by slog's default logger, and
+// the next pass runs.
+func TestCleanupSurvivesObserverPanic(t *testing.T) {
+	var logs syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	st := newTestStore(t)
+	clock := newClock()
+	obs := &panickingObserver{}
+	c := newCache(t, st, clock, cache.WithObserver(obs))
+	for _, k := range []string{key1a, key2} {
+		if _, err := c.LookupSandbox(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs.arm(core.CacheEviction, 1)
+	clock.Advance(time.Minute) // past max-stale: a cleanup drops both
+	c.RunCleanup()             // would panic
+	if n := c.Len(); n != 0 {
+		t.Errorf("%d entries after the cleanup, want 0", n)
+	}
+	if l := logs.String(); strings.Count(l, "CacheObserver panicked reporting evictions") != 1 || !strings.Contains(l, "observer bug eviction") {
+		t.Errorf("log: %s", l)
+	}
+	if _, err := c.LookupSandbox(context.Background(), key1a); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	c.RunCleanup()
+	if n := c.Len(); n != 0 {
+		t.Errorf("%d entries after the next cleanup, want 0", n)
 	}
 }
