@@ -1,6 +1,12 @@
 package store
 
-import "github.com/sandboxauth/sandboxauth/core"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/sandboxauth/sandboxauth/core"
+)
 
 // WithFeedObserver sets the observer told of the change feed's events
 // (metrics; docs/design.md §9). Default none. The listener reports:
@@ -19,7 +25,8 @@ import "github.com/sandboxauth/sandboxauth/core"
 // So one lost connection reads FeedDisconnected, FeedReconnect,
 // FeedConnected, FeedFlush. The observer is called from the listener's
 // goroutine, one event at a time, in that order; it must not block (the
-// feed waits for it) and must not call the Listener's Close.
+// feed waits for it) and must not call the Listener's Close. A panic of the
+// observer is logged (WithLogger) and the feed goes on.
 func WithFeedObserver(o core.FeedObserver) ListenOption {
 	return func(c *listenConfig) {
 		c.observer = o
@@ -27,9 +34,19 @@ func WithFeedObserver(o core.FeedObserver) ListenOption {
 	}
 }
 
-// observe reports ev to the feed observer, if any.
+// observe reports ev to the feed observer, if any. A panic of the
+// observer is logged and goes no further: on the listener's goroutine it
+// would end the process, and the feed's work around the event (a flush, an
+// invalidation) must still happen.
 func (l *Listener) observe(ev core.FeedEvent) {
-	if l.cfg.observer != nil {
-		l.cfg.observer.ObserveFeed(ev)
+	if l.cfg.observer == nil {
+		return
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			l.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "sandboxauth change feed observer panicked",
+				slog.String("event", ev.String()), slog.String("panic", fmt.Sprint(p)))
+		}
+	}()
+	l.cfg.observer.ObserveFeed(ev)
 }

@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,4 +119,67 @@ func TestListenRejectsNilFeedObserver(t *testing.T) {
 	if !strings.Contains(err.Error(), "WithFeedObserver") {
 		t.Fatalf("error %q does not name WithFeedObserver", err)
 	}
+}
+
+// panickyFeed is a feedLog whose observer panics after recording a
+// notification.
+type panickyFeed struct{ *feedLog }
+
+func (p panickyFeed) ObserveFeed(ev core.FeedEvent) {
+	p.feedLog.ObserveFeed(ev)
+	if ev == core.FeedNotification {
+		panic("observer bug")
+	}
+}
+
+// A FeedObserver that panics does not end the process (it runs on the
+// listener's goroutine) nor stop the feed: the invalidation it was told
+// about still happens, and the panic is logged.
+func TestListenerSurvivesObserverPanic(t *testing.T) {
+	url := pgtest.URL(t)
+	s := openT(t, url)
+	log := newFeedLog()
+	var logs lockedBuffer
+	l, err := store.Listen(testCtx(t), url, log, store.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		store.WithFeedObserver(panickyFeed{log}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	log.expect(t, "Listen", "connected")
+	ctx := testCtx(t)
+	info, _, err := s.CreateSandbox(ctx, store.NewSandbox{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []core.Status{core.StatusPaused, core.StatusRunning} {
+		if err := s.SetStatus(ctx, info.ID, st); err != nil {
+			t.Fatal(err)
+		}
+		log.expect(t, "status change, observer panics", "notification", "inv:"+info.ID)
+	}
+	if !l.Connected() {
+		t.Error("the feed is no longer connected")
+	}
+	if n := strings.Count(logs.String(), "change feed observer panicked"); n != 2 {
+		t.Errorf("%d panics logged, want 2:\n%s", n, logs.String())
+	}
+}
+
+// lockedBuffer is a log sink safe for the listener's goroutine and the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -106,7 +106,7 @@ func TestDialect(t *testing.T) {
 		"host=h application_name=svc://x password=a@b": true,
 		// A value may hold ';' and '=' as long as no keyword follows the
 		// ';' (a generated password).
-		"host=h password=Zq;Ab=9x dbname=d":      true,
+		"host=h password=Zq;Ab=9x dbname=d":       true,
 		"host=h user=app options=-csearch_path=a": true,
 		// Keywords are case-sensitive and the whole string must be
 		// key=value pairs: these are not PostgreSQL (Open refuses
