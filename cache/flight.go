@@ -39,14 +39,14 @@ type flight struct {
 	parent   context.Context // the runner's context: values, and its departure
 	deadline time.Time       // the call's deadline: the runner's or the lookup timeout's, the earlier
 
-	waiters     int     // callers waiting for the result, the runner until it leaves
-	lateJoiners int     // callers that joined after an InvalidateSandbox since gen
-	taintGen    uint64  // the first invalidation of the found sandbox after gen, if lateJoiners
-	runnerGone  bool    // the runner's context ended while others waited
-	noStore     bool    // an invalidation it cannot check happened: never store
-	superseded  bool    // a later call for the key replaced it in the map: never store
-	older       *flight // the call it replaced, while that may still be running (overlapLocked)
-	finished    bool    // info and err are set
+	waiters     int    // callers waiting for the result, the runner until it leaves
+	lateJoiners int    // callers that joined after an InvalidateSandbox since gen
+	taintGen    uint64 // the first invalidation of the found sandbox after gen, if lateJoiners
+	runnerGone  bool   // the runner's context ended while others waited
+	noStore     bool   // an invalidation it cannot check happened: never store
+	superseded  bool   // a later call for the key replaced it in the map: never store
+	group       *group // the calls for the key that replaced one another while running, or nil
+	finished    bool   // info and err are set
 
 	ready chan struct{} // closed when finished; made when a second caller joins
 	info  *core.SandboxInfo
@@ -327,19 +327,18 @@ func (s *Cache) joinableLocked(f *flight, stale *entry, late bool) bool {
 // each began a TTL after the one before (joinableLocked).
 const maxOverlap = 4
 
-// overlapLocked returns how many calls for f's key are running: f and the
-// ones it replaced that have not finished. It forgets finished ones, so
-// that a chain of calls does not keep old results alive.
+// group counts the calls for one key that are running at once because each
+// replaced the one before in the map (startLocked). Shared by them, and
+// counted down as each finishes, in whatever order.
+type group struct{ running int }
+
+// overlapLocked returns how many calls of f's group are running, f
+// included.
 func (f *flight) overlapLocked() int {
-	n := 1
-	for g := f; g.older != nil; g = g.older {
-		if g.older.finished {
-			g.older = nil
-			break
-		}
-		n++
+	if f.group == nil {
+		return 1
 	}
-	return n
+	return f.group.running
 }
 
 // tainted reports whether the answer of f, finished, may be given to a
@@ -485,7 +484,11 @@ func (s *Cache) startLocked(ctx context.Context, r *round, stale *entry) *flight
 		// over this one's (a RUNNING read before a revocation over the
 		// not-found read after it).
 		old.superseded = true
-		f.older = old
+		if old.group == nil {
+			old.group = &group{running: 1}
+		}
+		f.group = old.group
+		f.group.running++
 	}
 	s.flights[r.d] = f
 	s.checked.push(f)
@@ -550,6 +553,9 @@ func (s *Cache) finish(f *flight, info *core.SandboxInfo, err error) (runnerGone
 	s.mu.Lock()
 	if s.flights[f.k] == f {
 		delete(s.flights, f.k)
+	}
+	if f.group != nil {
+		f.group.running--
 	}
 	evicted := 0
 	switch {

@@ -112,11 +112,12 @@ func (s *Cache) pruneLocked() {
 }
 
 // mayStoreLocked reports whether the call f, which found the running
-// sandbox id, may store its answer: no later call for the key replaced it,
-// no invalidation of its key or of id, no Flush and no Close happened since
-// it began.
+// sandbox id, may store its answer: it was not cancelled (every waiter
+// left, or its deadline passed: a later call may already have answered
+// for the key), no later call for the key replaced it, no invalidation of
+// its key or of id, no Flush and no Close happened since it began.
 func (s *Cache) mayStoreLocked(f *flight, id string) bool {
-	if f.noStore || f.superseded || s.closed.Load() {
+	if f.noStore || f.superseded || f.state.Load() != live || s.closed.Load() {
 		return false
 	}
 	if g, ok := s.byKey[f.k]; ok && g > f.gen {

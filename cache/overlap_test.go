@@ -109,3 +109,165 @@ func TestOverlappingCallsPerKeyAreCapped(t *testing.T) {
 		}
 	}
 }
+
+// gatedStore is a store whose every lookup reads the record, then waits on
+// a gate of its own, ignoring its context (the answer is on its way back),
+// until the test releases that one call.
+type gatedStore struct {
+	mu      sync.Mutex
+	revoked bool
+	gates   []chan struct{}
+	entered chan int // the index of each call that began
+	running atomic.Int32
+	most    atomic.Int32 // the most calls running at once
+}
+
+func newGatedStore() *gatedStore { return &gatedStore{entered: make(chan int, 100)} }
+
+func (s *gatedStore) LookupSandbox(_ context.Context, _ string) (*core.SandboxInfo, error) {
+	n := s.running.Add(1)
+	defer s.running.Add(-1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	s.mu.Lock()
+	revoked := s.revoked
+	gate := make(chan struct{})
+	s.gates = append(s.gates, gate)
+	i := len(s.gates) - 1
+	s.mu.Unlock()
+	s.entered <- i
+	<-gate
+	if revoked {
+		return nil, core.ErrNotFound
+	}
+	return &core.SandboxInfo{ID: "sb1", CreatedByUserID: "u1", Status: core.StatusRunning}, nil
+}
+
+func (s *gatedStore) SandboxStatus(context.Context, string) (core.Status, error) {
+	return core.StatusRunning, nil
+}
+
+func (s *gatedStore) revoke() { s.mu.Lock(); s.revoked = true; s.mu.Unlock() }
+
+func (s *gatedStore) release(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.gates[i]:
+	default:
+		close(s.gates[i])
+	}
+}
+
+func (s *gatedStore) releaseAll() {
+	s.mu.Lock()
+	n := len(s.gates)
+	s.mu.Unlock()
+	for i := range n {
+		s.release(i)
+	}
+}
+
+func (s *gatedStore) waitEntered(t *testing.T) int {
+	t.Helper()
+	select {
+	case i := <-s.entered:
+		return i
+	case <-time.After(10 * time.Second):
+		t.Fatal("no store call began")
+		return -1
+	}
+}
+
+// The cap counts every call of the key still running, whatever order they
+// finish in: a quick call in the middle does not hide the slow ones.
+func TestOverlapCapCountsCallsFinishedOutOfOrder(t *testing.T) {
+	st := newGatedStore()
+	clock := newClock()
+	c := newCache(t, st, clock) // TTL 1s
+	defer st.releaseAll()
+	lookup := func() chan error {
+		ch := make(chan error, 1)
+		go func() { _, err := c.LookupSandbox(context.Background(), key1a); ch <- err }()
+		return ch
+	}
+	var results []chan error
+	var calls []int
+	for i := range 3 { // calls at t=0, 1 s and 2 s, each a TTL after the last
+		if i > 0 {
+			clock.Advance(time.Second)
+		}
+		results = append(results, lookup())
+		calls = append(calls, st.waitEntered(t))
+	}
+	st.release(calls[1]) // the middle call finishes first
+	if err := <-results[1]; err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // two running: two more calls of their own
+		clock.Advance(time.Second)
+		results = append(results, lookup())
+		st.waitEntered(t)
+	}
+	clock.Advance(time.Second)
+	results = append(results, lookup()) // four running: it joins the newest
+	waitFor(t, "the last request to join the newest call", func() bool { return c.WaitersFor(key1a) == 2 })
+	if most := st.most.Load(); most != 4 {
+		t.Errorf("at most %d calls ran at once for one key, want 4 (the cap)", most)
+	}
+	st.releaseAll()
+	for i, ch := range results {
+		if i != 1 {
+			if err := <-ch; err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}
+	}
+	if n := len(st.gates); n != 5 {
+		t.Errorf("%d store calls, want 5", n)
+	}
+}
+
+// A call that every waiter left (cancelled, out of the map) stores nothing
+// when its store answers anyway: a later call may already have answered
+// for the key, and an older RUNNING must not overwrite its not found.
+func TestCancelledCallStoresNothing(t *testing.T) {
+	st := newGatedStore()
+	clock := newClock()
+	c := newCache(t, st, clock)
+	defer st.releaseAll()
+	actx, aLeaves := context.WithCancel(context.Background())
+	aDone := make(chan error, 1)
+	go func() { _, err := c.LookupSandbox(actx, key1a); aDone <- err }()
+	a := st.waitEntered(t) // A read RUNNING and stalls (its runner is in the store)
+	jctx, jLeaves := context.WithCancel(context.Background())
+	jDone := make(chan error, 1)
+	go func() { _, err := c.LookupSandbox(jctx, key1a); jDone <- err }()
+	waitFor(t, "J to join A's call", func() bool { return c.WaitersFor(key1a) == 2 })
+	aLeaves()
+	jLeaves()
+	if err := <-jDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("J: %v, want context.Canceled", err)
+	}
+	waitFor(t, "A's call, which every request left, to leave the map", func() bool { return c.WaitersFor(key1a) == 0 })
+
+	st.revoke()
+	bDone := make(chan error, 1)
+	go func() { _, err := c.LookupSandbox(context.Background(), key1a); bDone <- err }()
+	st.release(st.waitEntered(t))
+	if err := <-bDone; !errors.Is(err, core.ErrNotFound) {
+		t.Fatalf("B: %v, want ErrNotFound", err)
+	}
+	st.release(a) // A's RUNNING, read before the revocation, comes back last
+	<-aDone
+	if c.Holds(key1a) || c.Len() != 0 {
+		t.Errorf("the cancelled call stored its answer: Holds %v, %d entries", c.Holds(key1a), c.Len())
+	}
+	clock.Advance(2 * time.Second)
+	last := make(chan error, 1)
+	go func() { _, err := c.LookupSandbox(context.Background(), key1a); last <- err }()
+	st.release(st.waitEntered(t)) // nothing cached: a full lookup
+	if err := <-last; !errors.Is(err, core.ErrNotFound) {
+		t.Errorf("the revoked key: %v; want ErrNotFound", err)
+	}
+}
