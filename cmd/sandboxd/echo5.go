@@ -35,6 +35,7 @@ func echo5Router(v *core.Validator, a *app) (http.Handler, error) {
 				return
 			}
 		case echo.StatusCode(err) == http.StatusNotFound || echo.StatusCode(err) == http.StatusMethodNotAllowed:
+			c.Response().Header().Del("Allow") // set by echo's router for its 405
 			notFound(c.Response(), c.Request())
 			return
 		}

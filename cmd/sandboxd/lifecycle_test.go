@@ -124,6 +124,9 @@ func lifecycle(t *testing.T, in *instance) []string {
 		note(op+" without token", r)
 		r = in.admin("GET", "/admin/sandboxes/"+id+"/"+op, "")
 		expect(t, op+" with GET", r, 404, detail("Not Found"))
+		if allow := r.header.Values("Allow"); len(allow) != 0 {
+			t.Errorf("%s with GET: 404 with Allow %q, unlike the other frameworks", op, allow)
+		}
 	}
 	// Nothing above changed the sandbox: the newest key still works.
 	expect(t, "newest key after the refused calls", get(id, last), 200, "")

@@ -150,6 +150,7 @@ func echoRouter(v *core.Validator, a *app) (http.Handler, error) {
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		var he *echo.HTTPError
 		if errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) && !c.Response().Committed {
+			c.Response().Header().Del("Allow") // set by echo's router for its 405
 			notFound(c.Response(), c.Request())
 			return
 		}

@@ -269,6 +269,9 @@ func walkthrough(t *testing.T, in *instance) []string {
 	note("unknown route", r)
 	r = in.do("DELETE", "/healthz", "")
 	expect(t, "wrong method", r, 404, detail("Not Found"))
+	if allow := r.header.Values("Allow"); len(allow) != 0 {
+		t.Errorf("wrong method: 404 with Allow %q (echo's 405 header), unlike the other frameworks", allow)
+	}
 	note("wrong method", r)
 
 	if logs := in.logs.String(); strings.Contains(logs, key) || strings.Contains(logs, loneKey) || strings.Contains(logs, adminToken) {
