@@ -32,8 +32,7 @@ type flight struct {
 	k     [sha256.Size]byte // the key's digest
 	stale *entry            // the entry this flight rechecks; nil for a full lookup
 	gen   uint64            // s.gen when the flight began
-	cold  bool              // its runner read no entry for the key...
-	puts  uint64            // ...after s.puts was this
+	puts  uint64            // s.puts when its runner read the entry (see cold)
 	start time.Time         // the Cache's clock when it began: the age of what it finds
 
 	parent   context.Context // the runner's context: values, and its departure
@@ -42,11 +41,12 @@ type flight struct {
 	waiters     int    // callers waiting for the result, the runner until it leaves
 	lateJoiners int    // callers that joined after an InvalidateSandbox since gen
 	taintGen    uint64 // the first invalidation of the found sandbox after gen, if lateJoiners
+	cold        bool   // its runner read no entry for the key (when s.puts was puts)
 	runnerGone  bool   // the runner's context ended while others waited
 	noStore     bool   // an invalidation it cannot check happened: never store
 	superseded  bool   // a later call for the key replaced it in the map: never store
-	group       *group // the calls for the key that replaced one another while running, or nil
 	finished    bool   // info and err are set
+	group       *group // the calls for the key that replaced one another while running, or nil
 
 	ready chan struct{} // closed when finished; made when a second caller joins
 	info  *core.SandboxInfo
