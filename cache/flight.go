@@ -329,7 +329,10 @@ const maxOverlap = 4
 
 // group counts the calls for one key that are running at once because each
 // replaced the one before in the map (startLocked). Shared by them, and
-// counted down as each finishes, in whatever order.
+// counted down as each finishes, in whatever order. A call that left the
+// map another way (cancelled, invalidated, flushed) takes its group with
+// it: the next call starts a new one (docs/design.md §6; core.LimitLookups
+// bounds a store that keeps working after its context ended).
 type group struct{ running int }
 
 // overlapLocked returns how many calls of f's group are running, f
