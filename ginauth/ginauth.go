@@ -21,8 +21,8 @@ type Option func(*config) error
 type config struct {
 	optional bool
 	skipper  func(*gin.Context) bool
-	onError  ErrorHandler
-	param    string // WithSandboxParam's route parameter, or ""
+	onError  ErrorHandler // a custom handler (WithErrorHandler), or nil: the table
+	param    string       // WithSandboxParam's route parameter, or ""
 }
 
 // WithCredentialsOptional lets a request WITHOUT the header through with no
@@ -75,7 +75,7 @@ func WithErrorHandler(h ErrorHandler) Option {
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{onError: WriteError}
+	var c config // onError nil: WriteError
 	for _, o := range opts {
 		if o == nil {
 			return c, errors.New("sandboxauth/ginauth: nil option")
@@ -102,6 +102,10 @@ func WriteError(c *gin.Context, err error) {
 func (cfg *config) reject(c *gin.Context, err error) {
 	_ = c.Error(err)
 	c.Abort()
+	if cfg.onError == nil { // WriteError always writes: nothing to watch
+		WriteError(c, err)
+		return
+	}
 	w := c.Writer
 	c.Writer = emptyWriteDropper{w}
 	cfg.onError(c, err)

@@ -22,7 +22,7 @@ type Option func(*config) error
 type config struct {
 	optional bool
 	skipper  func(*http.Request) bool
-	onError  ErrorHandler
+	onError  ErrorHandler               // a custom handler (WithErrorHandler), or nil: the table
 	routeID  func(*http.Request) string // the route's sandbox id (WithSandboxParam), or nil
 }
 
@@ -86,10 +86,8 @@ func WithErrorHandler(h ErrorHandler) Option {
 	}
 }
 
-func defaultErrorHandler(w http.ResponseWriter, _ *http.Request, err error) { core.WriteError(w, err) }
-
 func newConfig(opts []Option) (config, error) {
-	c := config{onError: defaultErrorHandler}
+	var c config // onError nil: core.WriteError
 	for _, o := range opts {
 		if o == nil {
 			return c, errors.New("sandboxauth/stdlib: nil option")
@@ -102,8 +100,13 @@ func newConfig(opts []Option) (config, error) {
 }
 
 // reject answers err through the error handler, and through the table if
-// the handler wrote nothing.
+// the handler wrote nothing. The default handler, the table itself, always
+// writes: only a custom one is watched.
 func (c config) reject(w http.ResponseWriter, r *http.Request, err error) {
+	if c.onError == nil {
+		core.WriteError(w, err)
+		return
+	}
 	tw := &trackingWriter{ResponseWriter: w}
 	c.onError(tw, r, err)
 	if !tw.wrote {
