@@ -287,7 +287,7 @@ func (v *Validator) lookupFailed(ctx context.Context, key string, err error) err
 func (v *Validator) peek(key string) (info *SandboxInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			info, err = nil, fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
+			info, err = nil, storePanicked(p, key)
 		}
 	}()
 	if info, ok := v.peeker.PeekSandbox(key); ok {
@@ -296,12 +296,18 @@ func (v *Validator) peek(key string) (info *SandboxInfo, err error) {
 	return nil, nil
 }
 
+// storePanicked is the error of a store (or Peeker) that panicked with p
+// while looking key up: the panic value without the key.
+func storePanicked(p any, key string) error {
+	return fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
+}
+
 // callStore calls the user's store and turns a panic into an error: a
 // panicking store must neither crash the server nor let the request through.
 func (v *Validator) callStore(ctx context.Context, key string) (info *SandboxInfo, src Source, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			info, src, err = nil, SourceStore, fmt.Errorf("store panicked: %s", Redact(fmt.Sprint(p), key))
+			info, src, err = nil, SourceStore, storePanicked(p, key)
 		}
 	}()
 	if v.sources != nil {
