@@ -5,14 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sandboxauth/sandboxauth/cache"
 	"github.com/sandboxauth/sandboxauth/core"
-	"github.com/sandboxauth/sandboxauth/store"
 )
 
 // config is sandboxd's configuration: flags, each also readable from an
@@ -126,47 +124,4 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	return c, nil
-}
-
-// describeDB names the database for logs without its password, whether in
-// the URL's user info, in a query parameter (password=, sslpassword=) or in
-// a key=value connection string; a string it cannot take apart is not shown.
-//
-// It branches on how the store classifies the string (store.IsPostgres and
-// the URL scheme), never on what the string merely contains: a key=value
-// string may hold "://" in a value (application_name=svc://x).
-func describeDB(dsn string) string {
-	dsn = strings.TrimSpace(dsn) // as the store reads it
-	lower := strings.ToLower(dsn)
-	isURL := strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
-	switch {
-	case store.IsPostgres(dsn) && !isURL:
-		return describeKeywordValue(dsn) // dsn.go
-	case store.IsPostgres(dsn):
-		// below
-	case strings.HasPrefix(lower, "file:") && !strings.Contains(dsn, "@"):
-		return dsn // a SQLite URI: no password in it
-	case strings.Contains(dsn, "@") || strings.Contains(dsn, "://"):
-		return "(database connection string not shown)"
-	case looksKeywordValue(dsn):
-		// A malformed key=value string (the store refuses it): shown only
-		// as far as describeKeywordValue can take it apart, passwords hidden.
-		return describeKeywordValue(dsn)
-	case passwordKey(dsn):
-		return "(database connection string not shown)"
-	default:
-		return dsn // a SQLite path
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparseable database URL)"
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.Redacted()
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandboxauth/sandboxauth/store"
 	"github.com/sandboxauth/sandboxauth/store/pgtest"
 )
 
@@ -115,9 +116,9 @@ func TestDescribeDB(t *testing.T) {
 		"Server=db;Pwd =secret":                                   "(database connection string not shown)",
 		"host=db;password=secret":                                 "",
 	} {
-		got := describeDB(dsn)
+		got := store.Describe(dsn)
 		if strings.Contains(got, "secret") || (want != "" && got != want) {
-			t.Errorf("describeDB(%q) = %q, want %q", dsn, got, want)
+			t.Errorf("Describe(%q) = %q, want %q", dsn, got, want)
 		}
 	}
 }

@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          serverErrorLog(s.errLogs),
 	}
 	log.Info("sandboxd listening", "addr", ln.Addr().String(), "framework", cfg.Framework, "mode", string(cfg.Mode),
-		"db", describeDB(cfg.DB), "cache_ttl", cfg.CacheTTL.String(), "change_feed", s.listener != nil,
+		"db", store.Describe(cfg.DB), "cache_ttl", cfg.CacheTTL.String(), "change_feed", s.listener != nil,
 		"db_max_conns", cfg.DBMaxConns, "failure_limit", cfg.FailureLimit)
 	if ready != nil {
 		ready <- ln.Addr().String()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sandboxauth/sandboxauth/core"
+	"github.com/sandboxauth/sandboxauth/store"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -339,8 +340,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, dsn := range []string{"postgres://u:secret@127.0.0.1/db", "postgres://127.0.0.1/db?user=u&password=secret",
 		"postgresql://u@h/db?sslpassword=secret&sslmode=require"} {
-		if got := describeDB(dsn); strings.Contains(got, "secret") || !strings.Contains(got, "127.0.0.1") && !strings.Contains(got, "@h/") {
-			t.Errorf("describeDB(%q) = %q", dsn, got)
+		if got := store.Describe(dsn); strings.Contains(got, "secret") || !strings.Contains(got, "127.0.0.1") && !strings.Contains(got, "@h/") {
+			t.Errorf("Describe(%q) = %q", dsn, got)
 		}
 	}
 	// Secrets in the environment never reach the usage text.

@@ -1,8 +1,55 @@
-package main
+package store
 
 import (
+	"net/url"
 	"strings"
 )
+
+// Describe returns dsn in a form safe to log: a PostgreSQL URL without the
+// password of its user info or of any *password query parameter, a
+// key=value connection string with the value of every password keyword
+// replaced by xxxxx, a SQLite path or file: URI as it is. A string Open
+// refuses, or one that cannot be taken apart, is not shown (a placeholder
+// says so) where it may hold a password.
+//
+// It follows how Open classifies the string, never what the string merely
+// contains: a key=value string may hold "://" in a value
+// (application_name=svc://x).
+func Describe(dsn string) string {
+	dsn = strings.TrimSpace(dsn) // as Open reads it
+	lower := strings.ToLower(dsn)
+	isURL := strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
+	switch {
+	case IsPostgres(dsn) && !isURL:
+		return describeKeywordValue(dsn)
+	case IsPostgres(dsn):
+		// below
+	case strings.HasPrefix(lower, "file:") && !strings.Contains(dsn, "@"):
+		return dsn // a SQLite URI: no password in it
+	case strings.Contains(dsn, "@") || strings.Contains(dsn, "://"):
+		return "(database connection string not shown)"
+	case looksKeywordValue(dsn):
+		// A malformed key=value string (Open refuses it): shown only as
+		// far as describeKeywordValue can take it apart, passwords hidden.
+		return describeKeywordValue(dsn)
+	case passwordKeyRE.MatchString(dsn) && !explicitPath(dsn):
+		return "(database connection string not shown)"
+	default:
+		return dsn // a SQLite path
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable database URL)"
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
+}
 
 // describeKeywordValue shows a PostgreSQL key=value connection string
 // (host=db port=5432 password='...') with the value of every key that names
@@ -53,7 +100,7 @@ func describeKeywordValue(dsn string) string {
 		}
 		if strings.Contains(strings.ToLower(key), "password") {
 			val = "xxxxx"
-		} else if passwordKey(val) { // host=db;password=x: pairs run together
+		} else if passwordKeyRE.MatchString(val) { // host=db;password=x: pairs run together
 			return "(unparseable PostgreSQL connection string)"
 		}
 		if val == "" || strings.ContainsAny(val, " '\\") {
@@ -78,24 +125,4 @@ func looksKeywordValue(s string) bool {
 		}
 	}
 	return true
-}
-
-// passwordKey reports whether s holds a password keyword and "=" in any
-// case (Password=, PWD =): a string the store refuses (HOST=db
-// PASSWORD=x, ADO.NET's Host=db;Password=x), never shown.
-func passwordKey(s string) bool {
-	l := strings.ToLower(s)
-	for _, k := range []string{"password", "pwd"} {
-		for i := strings.Index(l, k); i >= 0; {
-			if rest := strings.TrimLeft(l[i+len(k):], " \t"); strings.HasPrefix(rest, "=") {
-				return true
-			}
-			next := strings.Index(l[i+1:], k)
-			if next < 0 {
-				break
-			}
-			i += 1 + next
-		}
-	}
-	return false
 }
