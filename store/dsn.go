@@ -338,8 +338,9 @@ func pgError(dsn string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if text := err.Error(); scrubSecrets(dsn, text) != text {
-		return errors.New(scrubSecrets(dsn, text))
+	text := err.Error()
+	if clean := scrubSecrets(dsn, text); clean != text {
+		return errors.New(clean)
 	}
 	return err
 }
